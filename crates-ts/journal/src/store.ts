@@ -1,0 +1,109 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Database, type RootDatabase, open } from 'lmdb'
+
+/**
+ * How far a write must get before it is acknowledged.
+ * - `commit`: the LMDB transaction is committed. The record survives the process being killed
+ *   (the OS holds it), not a power loss before the OS flushes it.
+ * - `fsync`: also flushed to stable storage. Survives power loss; costs a disk flush per batch.
+ */
+export type Durability = 'commit' | 'fsync'
+
+export interface StoreOptions {
+  /** Directory holding the LMDB environment; created when missing. */
+  dir: string
+  durability?: Durability
+  /** Virtual address space reserved for the map; grows automatically on Linux. */
+  mapSize?: number
+}
+
+/** A typed named sub-database. Writes resolve when durable under the store's durability. */
+export interface Collection<T> {
+  readonly name: string
+  get(key: string): T | undefined
+  put(key: string, value: T): Promise<void>
+  remove(key: string): Promise<void>
+  /** Entries whose keys start with `prefix`, in key order. */
+  range(prefix?: string, limit?: number): Array<{ key: string; value: T }>
+  /** Runs a read-modify-write atomically (lmdb transactionSync). */
+  update(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>
+}
+
+/**
+ * The embedded storage port: one LMDB environment with named collections. The journal and every
+ * area's read-models live here; a shared backend later implements the same interface.
+ */
+export class Store {
+  readonly dir: string
+  readonly durability: Durability
+  readonly root: RootDatabase
+  #collections = new Map<string, Collection<unknown>>()
+
+  private constructor(dir: string, durability: Durability, root: RootDatabase) {
+    this.dir = dir
+    this.durability = durability
+    this.root = root
+  }
+
+  static open(options: StoreOptions): Store {
+    mkdirSync(options.dir, { recursive: true })
+    const root = open({
+      path: join(options.dir, 'arw.lmdb'),
+      maxDbs: 64,
+      // Flushes happen after commit, off the writer lock; `fsync` mode waits for them.
+      overlappingSync: true,
+      ...(options.mapSize ? { mapSize: options.mapSize } : {}),
+    })
+    return new Store(options.dir, options.durability ?? 'commit', root)
+  }
+
+  /** Opens a raw LMDB sub-database (for the journal's own ordered-key layout). */
+  database<V = unknown>(name: string, options: { encoding?: 'json' | 'string' | 'msgpack' } = {}): Database<V, any> {
+    return this.root.openDB<V, any>({ name, encoding: options.encoding ?? 'msgpack' })
+  }
+
+  /** Waits until a write batch is durable in the configured sense. */
+  async settle(write: Promise<unknown>): Promise<void> {
+    await write
+    if (this.durability === 'fsync') await this.root.flushed
+  }
+
+  collection<T>(name: string): Collection<T> {
+    const existing = this.#collections.get(name)
+    if (existing) return existing as Collection<T>
+    const db = this.database<T>(`c:${name}`)
+    const store = this
+    const collection: Collection<T> = {
+      name,
+      get: (key) => db.get(key),
+      put: (key, value) => store.settle(db.put(key, value)),
+      remove: (key) => store.settle(db.remove(key)),
+      range(prefix = '', limit = Number.POSITIVE_INFINITY) {
+        const out: Array<{ key: string; value: T }> = []
+        const options = prefix ? { start: prefix, end: prefix + '\uffff' } : {}
+        for (const { key, value } of db.getRange(options)) {
+          if (out.length >= limit) break
+          out.push({ key: key as string, value })
+        }
+        return out
+      },
+      async update(key, fn) {
+        let result: T | undefined
+        const write = db.transaction(() => {
+          result = fn(db.get(key))
+          if (result === undefined) db.removeSync(key)
+          else db.putSync(key, result)
+        })
+        await store.settle(write)
+        return result
+      },
+    }
+    this.#collections.set(name, collection as Collection<unknown>)
+    return collection
+  }
+
+  async close(): Promise<void> {
+    await this.root.close()
+  }
+}

@@ -1,0 +1,33 @@
+export {
+  compareSemver,
+  formatToolId,
+  isToolName,
+  parseSemver,
+  parseToolRef,
+  type SemVer,
+  type ToolRef,
+} from './id.ts'
+export {
+  type ChangeListener,
+  type RegisteredEvent,
+  type RegisteredTool,
+  Registry,
+  RegistryError,
+  type RegistryVisitor,
+} from './registry.ts'
+export {
+  DEFAULT_TIMEOUT_MS,
+  type Deprecation,
+  defineEvent,
+  defineTool,
+  type EventSpec,
+  type ProgressUpdate,
+  type Risk,
+  type Stability,
+  type ToolContext,
+  type ToolDeclaration,
+  type ToolHints,
+  type ToolLimits,
+  type ToolSpec,
+} from './tool.ts'
+export { compileValidator, type Validator } from './validator.ts'

@@ -1,0 +1,287 @@
+import { ERRORS, type FieldError, PROBLEM_CODES, ProblemError } from '@arw/protocol'
+import type { TSchema } from 'typebox'
+import { compareSemver, formatToolId, isToolName, parseSemver, parseToolRef } from './id.ts'
+import {
+  DEFAULT_TIMEOUT_MS,
+  type EventSpec,
+  type Risk,
+  type Stability,
+  type ToolDeclaration,
+  type ToolSpec,
+} from './tool.ts'
+import { compileValidator, type Validator } from './validator.ts'
+
+/** A registered tool version with its compiled validators. */
+export interface RegisteredTool extends ToolDeclaration {
+  readonly inputValidator: Validator
+  readonly outputValidator: Validator
+}
+
+export interface RegisteredEvent extends Required<EventSpec> {
+  readonly validator: Validator
+}
+
+/** Every problem found while registering declarations, reported together. */
+export class RegistryError extends Error {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    super(`Invalid declarations:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'RegistryError'
+    this.problems = problems
+  }
+}
+
+export interface RegistryVisitor {
+  onTool?(tool: RegisteredTool): void
+  onEvent?(event: RegisteredEvent): void
+}
+
+export type ChangeListener = (change: { added: string[]; removed: string[]; revision: number }) => void
+
+const STABILITIES: readonly Stability[] = ['stable', 'experimental', 'deprecated']
+const RISKS: readonly Risk[] = ['low', 'medium', 'high', 'critical']
+
+function isObjectSchema(schema: unknown): schema is TSchema {
+  return (
+    schema !== null &&
+    typeof schema === 'object' &&
+    (schema as { type?: unknown }).type === 'object' &&
+    typeof (schema as { properties?: unknown }).properties === 'object'
+  )
+}
+
+function compareTools(a: { name: string; version: string }, b: { name: string; version: string }): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1
+  // Newest first within a name.
+  return compareSemver(parseSemver(b.version)!, parseSemver(a.version)!)
+}
+
+/**
+ * The set of declared tools and event kinds. Reads are served from sorted snapshots rebuilt on
+ * change, so every emitter walking it sees the same deterministic order. Registration validates a
+ * whole batch first and adds nothing when any declaration is wrong.
+ */
+export class Registry {
+  #tools = new Map<string, RegisteredTool>()
+  #byName = new Map<string, RegisteredTool[]>()
+  #events = new Map<string, RegisteredEvent>()
+  #sortedTools: RegisteredTool[] = []
+  #sortedEvents: RegisteredEvent[] = []
+  #revision = 0
+  #listeners = new Set<ChangeListener>()
+
+  get revision(): number {
+    return this.#revision
+  }
+
+  addTools(specs: readonly ToolSpec<any, any>[]): void {
+    const problems: string[] = []
+    const seen = new Set<string>()
+    const prepared: RegisteredTool[] = []
+    for (const [index, spec] of specs.entries()) {
+      const label = spec?.name ? `${spec.name}@${spec.version}` : `tool #${index}`
+      const before = problems.length
+      if (typeof spec?.name !== 'string' || !isToolName(spec.name)) {
+        problems.push(`${label}: name must match <dotted.name> (lowercase segments separated by dots)`)
+      }
+      if (typeof spec?.version !== 'string' || !parseSemver(spec.version)) {
+        problems.push(`${label}: version must be semver major.minor.patch`)
+      }
+      if (!spec?.title) problems.push(`${label}: title is required`)
+      if (!spec?.description) problems.push(`${label}: description is required`)
+      if (!isObjectSchema(spec?.input)) problems.push(`${label}: input schema must be an object schema`)
+      if (!isObjectSchema(spec?.output)) problems.push(`${label}: output schema must be an object schema`)
+      if (typeof spec?.handler !== 'function') problems.push(`${label}: handler must be a function`)
+      if (spec?.stability !== undefined && !STABILITIES.includes(spec.stability)) {
+        problems.push(`${label}: stability must be one of ${STABILITIES.join(', ')}`)
+      }
+      if (spec?.risk !== undefined && !RISKS.includes(spec.risk)) {
+        problems.push(`${label}: risk must be one of ${RISKS.join(', ')}`)
+      }
+      for (const code of spec?.errors ?? []) {
+        if (!(PROBLEM_CODES as readonly string[]).includes(code)) problems.push(`${label}: unknown error code ${code}`)
+      }
+      if (spec?.timeoutMs !== undefined && !(Number.isInteger(spec.timeoutMs) && spec.timeoutMs > 0)) {
+        problems.push(`${label}: timeoutMs must be a positive integer`)
+      }
+      if (problems.length > before) continue
+      const id = formatToolId(spec.name, spec.version)
+      if (this.#tools.has(id) || seen.has(id)) {
+        problems.push(`${id}: this version is already registered`)
+        continue
+      }
+      seen.add(id)
+      try {
+        prepared.push(
+          Object.freeze({
+            id,
+            name: spec.name,
+            version: spec.version,
+            title: spec.title,
+            description: spec.description,
+            input: spec.input,
+            output: spec.output,
+            errors: Object.freeze([...(spec.errors ?? [])]),
+            stability: spec.stability ?? 'stable',
+            risk: spec.risk ?? 'low',
+            hints: Object.freeze({ ...(spec.hints ?? {}) }),
+            capabilities: Object.freeze([...(spec.capabilities ?? [])].sort()),
+            timeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+            limits: Object.freeze({ ...(spec.limits ?? {}) }),
+            deprecation: spec.deprecation,
+            handler: spec.handler,
+            inputValidator: compileValidator(spec.input),
+            outputValidator: compileValidator(spec.output),
+          }),
+        )
+      } catch (error) {
+        problems.push(`${id}: schema does not compile: ${(error as Error).message}`)
+      }
+    }
+    if (problems.length > 0) throw new RegistryError(problems)
+    for (const tool of prepared) {
+      this.#tools.set(tool.id, tool)
+      const list = this.#byName.get(tool.name) ?? []
+      list.push(tool)
+      list.sort(compareTools)
+      this.#byName.set(tool.name, list)
+    }
+    this.#changed(
+      prepared.map((t) => t.id),
+      [],
+    )
+  }
+
+  /** Removes tool versions (e.g. a federated upstream went away). Unknown ids are ignored. */
+  removeTools(ids: readonly string[]): void {
+    const removed: string[] = []
+    for (const id of ids) {
+      const tool = this.#tools.get(id)
+      if (!tool) continue
+      this.#tools.delete(id)
+      const list = (this.#byName.get(tool.name) ?? []).filter((t) => t.id !== id)
+      if (list.length === 0) this.#byName.delete(tool.name)
+      else this.#byName.set(tool.name, list)
+      removed.push(id)
+    }
+    if (removed.length > 0) this.#changed([], removed)
+  }
+
+  addEvents(specs: readonly EventSpec<any>[]): void {
+    const problems: string[] = []
+    const prepared: RegisteredEvent[] = []
+    const seen = new Set<string>()
+    for (const [index, spec] of specs.entries()) {
+      const label = spec?.kind ?? `event #${index}`
+      const before = problems.length
+      if (typeof spec?.kind !== 'string' || !isToolName(spec.kind)) problems.push(`${label}: kind must be a dotted name`)
+      if (typeof spec?.version !== 'string' || !parseSemver(spec.version)) {
+        problems.push(`${label}: version must be semver`)
+      }
+      if (!spec?.title || !spec?.description) problems.push(`${label}: title and description are required`)
+      if (!isObjectSchema(spec?.payload)) problems.push(`${label}: payload schema must be an object schema`)
+      if (problems.length > before) continue
+      if (this.#events.has(spec.kind) || seen.has(spec.kind)) {
+        problems.push(`${spec.kind}: this event kind is already declared`)
+        continue
+      }
+      seen.add(spec.kind)
+      prepared.push(
+        Object.freeze({
+          kind: spec.kind,
+          version: spec.version,
+          title: spec.title,
+          description: spec.description,
+          payload: spec.payload,
+          severity: spec.severity ?? 'info',
+          validator: compileValidator(spec.payload),
+        }),
+      )
+    }
+    if (problems.length > 0) throw new RegistryError(problems)
+    for (const event of prepared) this.#events.set(event.kind, event)
+    this.#changed([], [])
+  }
+
+  /** Every tool version, sorted by name, newest version first. */
+  tools(): readonly RegisteredTool[] {
+    return this.#sortedTools
+  }
+
+  events(): readonly RegisteredEvent[] {
+    return this.#sortedEvents
+  }
+
+  event(kind: string): RegisteredEvent | undefined {
+    return this.#events.get(kind)
+  }
+
+  /** Versions of one tool name, newest first. */
+  versions(name: string): readonly RegisteredTool[] {
+    return this.#byName.get(name) ?? []
+  }
+
+  /** The version a bare name resolves to: newest stable, else newest experimental, else newest. */
+  current(name: string): RegisteredTool | undefined {
+    const list = this.#byName.get(name)
+    if (!list || list.length === 0) return undefined
+    return list.find((t) => t.stability === 'stable') ?? list.find((t) => t.stability === 'experimental') ?? list[0]
+  }
+
+  /** Tools a bare name resolves to, one per name (what MCP clients list without a version). */
+  currentTools(): readonly RegisteredTool[] {
+    const out: RegisteredTool[] = []
+    for (const name of [...this.#byName.keys()].sort()) out.push(this.current(name)!)
+    return out
+  }
+
+  /** Resolves `name` or `name@x.y.z`, or throws the problem a caller should see. */
+  resolve(ref: string): RegisteredTool {
+    const parsed = parseToolRef(ref)
+    if (!parsed) throw new ProblemError(ERRORS.invalid_tool_id, { id: ref })
+    if (parsed.version === undefined) {
+      const tool = this.current(parsed.name)
+      if (!tool) throw new ProblemError(ERRORS.tool_not_found, { id: ref })
+      return tool
+    }
+    const tool = this.#tools.get(ref)
+    if (tool) return tool
+    const versions = this.#byName.get(parsed.name)
+    if (!versions) throw new ProblemError(ERRORS.tool_not_found, { id: ref })
+    throw new ProblemError(ERRORS.tool_version_not_found, {
+      id: parsed.name,
+      version: parsed.version,
+      available: versions.map((t) => t.version).join(', '),
+    })
+  }
+
+  tryResolve(ref: string): RegisteredTool | undefined {
+    try {
+      return this.resolve(ref)
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Walks every declaration in a stable order: tools by name then newest version, events by kind. */
+  reflect(visitor: RegistryVisitor): void {
+    if (visitor.onTool) for (const tool of this.#sortedTools) visitor.onTool(tool)
+    if (visitor.onEvent) for (const event of this.#sortedEvents) visitor.onEvent(event)
+  }
+
+  /** Subscribes to registry changes (MCP list_changed). Returns the unsubscribe function. */
+  onChange(listener: ChangeListener): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  #changed(added: string[], removed: string[]): void {
+    this.#sortedTools = [...this.#tools.values()].sort(compareTools)
+    this.#sortedEvents = [...this.#events.values()].sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0))
+    this.#revision++
+    if (added.length === 0 && removed.length === 0) return
+    for (const listener of this.#listeners) listener({ added, removed, revision: this.#revision })
+  }
+}
+
+export type { FieldError }

@@ -1,0 +1,113 @@
+import type { Principal, ProblemCode, Severity, TraceContext } from '@arw/protocol'
+import type { Static, TSchema } from 'typebox'
+
+export type Stability = 'stable' | 'experimental' | 'deprecated'
+export type Risk = 'low' | 'medium' | 'high' | 'critical'
+
+/** MCP-style behaviour hints: advisory for clients, also used by policy. */
+export interface ToolHints {
+  /** Does not change any state. */
+  readOnly?: boolean
+  /** May destroy or overwrite state (meaningful when not read-only). */
+  destructive?: boolean
+  /** Calling twice with the same input has the effect of calling once. */
+  idempotent?: boolean
+  /** Reaches outside this daemon (network, other systems). */
+  openWorld?: boolean
+}
+
+export interface Deprecation {
+  /** RFC 3339 date the version was deprecated (sent as the Deprecation header). */
+  since?: string
+  /** RFC 3339 date after which the version may be removed. */
+  sunset?: string
+  /** The id@version that replaces it. */
+  replacement?: string
+  /** Where the migration is explained. */
+  link?: string
+}
+
+/** Admission limits of a tool (the pipeline enforces them before the handler runs). */
+export interface ToolLimits {
+  /** Sustained calls per second, with `burst` as bucket size. */
+  ratePerSecond?: number
+  burst?: number
+  /** At most this many calls run at once; more are refused with rate_limited. */
+  maxConcurrent?: number
+}
+
+export interface ProgressUpdate {
+  progress: number
+  total?: number
+  message?: string
+}
+
+/** What a handler gets besides its input. Everything a tool does to the world goes through here. */
+export interface ToolContext {
+  /** Aborted when the call times out, the caller goes away or the call is cancelled. */
+  signal: AbortSignal
+  principal: Principal
+  trace: TraceContext
+  tool: string
+  /** Publishes a declared event kind, recorded in the journal with this call's trace. */
+  emit(kind: string, payload: unknown, severity?: Severity): Promise<void>
+  /** Calls another tool through the same governed pipeline, as this call's principal. */
+  invoke(ref: string, input: unknown): Promise<unknown>
+  /** Reports progress on a long call (surfaces that can carry it forward it, e.g. MCP). */
+  progress(update: ProgressUpdate): void
+  log: {
+    info(message: string, data?: Record<string, unknown>): void
+    warn(message: string, data?: Record<string, unknown>): void
+    error(message: string, data?: Record<string, unknown>): void
+  }
+}
+
+export interface ToolSpec<I extends TSchema = TSchema, O extends TSchema = TSchema> {
+  /** Dotted name without version, e.g. `memory.probe`. */
+  name: string
+  version: string
+  title: string
+  description: string
+  input: I
+  output: O
+  /** Codes this tool can fail with besides the pipeline's own (validation, policy, timeout...). */
+  errors?: readonly ProblemCode[]
+  stability?: Stability
+  risk?: Risk
+  hints?: ToolHints
+  capabilities?: readonly string[]
+  /** Cut off after this long with a timeout problem. Default 30 s. */
+  timeoutMs?: number
+  limits?: ToolLimits
+  deprecation?: Deprecation
+  handler(input: Static<I>, ctx: ToolContext): Promise<Static<O>> | Static<O>
+}
+
+/** A registered, frozen declaration with its derived fields. */
+export interface ToolDeclaration extends Required<Omit<ToolSpec, 'deprecation' | 'limits' | 'errors'>> {
+  id: string
+  errors: readonly ProblemCode[]
+  limits: ToolLimits
+  deprecation: Deprecation | undefined
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000
+
+/** Declares a tool. Typing flows from the schemas into the handler; checks happen at registration. */
+export function defineTool<I extends TSchema, O extends TSchema>(spec: ToolSpec<I, O>): ToolSpec<I, O> {
+  return spec
+}
+
+export interface EventSpec<P extends TSchema = TSchema> {
+  /** Dotted kind, e.g. `tool.ran`. */
+  kind: string
+  version: string
+  title: string
+  description: string
+  payload: P
+  severity?: Severity
+}
+
+export function defineEvent<P extends TSchema>(spec: EventSpec<P>): EventSpec<P> {
+  return spec
+}

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto'
+import { ERRORS, ProblemError } from '@arw/protocol'
+import { defineTool } from '@arw/registry'
+import Type from 'typebox'
+
+const ALGORITHMS = ['sha256', 'sha384', 'sha512', 'sha1', 'md5'] as const
+
+/** Content hashing, e.g. to check a download or derive a cache key without shipping the bytes back. */
+export const hashDigest = defineTool({
+  name: 'hash.digest',
+  version: '1.0.0',
+  title: 'Hash text',
+  description:
+    'Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes. sha1 and md5 are offered for checking legacy checksums only.',
+  input: Type.Object(
+    {
+      text: Type.Optional(Type.String({ maxLength: 1_000_000, description: 'Text to hash, as UTF-8.' })),
+      base64: Type.Optional(Type.String({ maxLength: 1_400_000, pattern: '^[A-Za-z0-9+/]*={0,2}$', description: 'Bytes to hash, base64.' })),
+      algorithm: Type.Optional(Type.Union(ALGORITHMS.map((a) => Type.Literal(a)), { default: 'sha256' })),
+      encoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64'), Type.Literal('base64url')], { default: 'hex' })),
+    },
+    { additionalProperties: false },
+  ),
+  output: Type.Object(
+    {
+      algorithm: Type.String(),
+      encoding: Type.String(),
+      digest: Type.String(),
+      bytes: Type.Integer({ minimum: 0, description: 'Length of the hashed input in bytes.' }),
+    },
+    { additionalProperties: false },
+  ),
+  errors: ['validation_failed'],
+  hints: { readOnly: true, idempotent: true, openWorld: false },
+  capabilities: ['crypto'],
+  timeoutMs: 5000,
+  handler: (input) => {
+    if ((input.text === undefined) === (input.base64 === undefined)) {
+      throw new ProblemError(ERRORS.bad_request, { reason: 'give exactly one of text or base64' }, {
+        errors: [{ pointer: '/input', message: 'needs exactly one of text or base64', keyword: 'oneOf' }],
+      })
+    }
+    const data = input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64!, 'base64')
+    const algorithm = input.algorithm ?? 'sha256'
+    const encoding = input.encoding ?? 'hex'
+    return { algorithm, encoding, digest: createHash(algorithm).update(data).digest(encoding), bytes: data.length }
+  },
+})

@@ -1,0 +1,43 @@
+import { defineTool } from '@arw/registry'
+import Type from 'typebox'
+
+/** Counts an agent needs before it pastes text somewhere with limits (a form, a prompt, an SMS). */
+export const textStats = defineTool({
+  name: 'text.stats',
+  version: '1.0.0',
+  title: 'Text statistics',
+  description:
+    'Counts characters (Unicode code points and user-perceived graphemes), UTF-8 bytes, words, lines and sentences of a text.',
+  input: Type.Object({ text: Type.String({ maxLength: 1_000_000 }) }, { additionalProperties: false }),
+  output: Type.Object(
+    {
+      code_points: Type.Integer({ minimum: 0 }),
+      graphemes: Type.Integer({ minimum: 0 }),
+      utf8_bytes: Type.Integer({ minimum: 0 }),
+      words: Type.Integer({ minimum: 0 }),
+      lines: Type.Integer({ minimum: 0 }),
+      sentences: Type.Integer({ minimum: 0 }),
+    },
+    { additionalProperties: false },
+  ),
+  hints: { readOnly: true, idempotent: true, openWorld: false },
+  capabilities: ['text'],
+  timeoutMs: 5000,
+  handler: ({ text }) => {
+    const count = (granularity: 'grapheme' | 'word' | 'sentence') => {
+      let n = 0
+      for (const segment of new Intl.Segmenter('en', { granularity }).segment(text)) {
+        if (granularity === 'word' ? segment.isWordLike : granularity === 'sentence' ? segment.segment.trim() !== '' : true) n++
+      }
+      return n
+    }
+    return {
+      code_points: [...text].length,
+      graphemes: count('grapheme'),
+      utf8_bytes: Buffer.byteLength(text, 'utf8'),
+      words: count('word'),
+      lines: text === '' ? 0 : text.split(/\r\n|\r|\n/).length,
+      sentences: count('sentence'),
+    }
+  },
+})

@@ -1,0 +1,78 @@
+import { PROBLEM_CODES } from '@arw/protocol'
+import { defineEvent } from '@arw/registry'
+import Type from 'typebox'
+
+/** Event kinds of the daemon core. Areas declare their own beside their tools. */
+export const toolRan = defineEvent({
+  kind: 'tool.ran',
+  version: '1.0.0',
+  title: 'A tool call finished',
+  description:
+    'The call record of one invoke, from any surface: which tool, who called, what policy decided, how it ended and how long it took. Inputs and outputs are kept when small, with secret-looking fields redacted.',
+  payload: Type.Object({
+    tool: Type.String({ description: 'Resolved id@version, or the reference as given when it did not resolve.' }),
+    outcome: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('cancelled')]),
+    surface: Type.String({ description: 'http, mcp, cli, debug, nested, ...' }),
+    duration_ms: Type.Number({ minimum: 0 }),
+    decision: Type.Optional(
+      Type.Object({
+        decision: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('needs_approval')]),
+        reason: Type.String(),
+        policy_id: Type.Optional(Type.String()),
+      }),
+    ),
+    code: Type.Optional(Type.Union(PROBLEM_CODES.map((c) => Type.Literal(c)))),
+    status: Type.Optional(Type.Integer()),
+    idempotency_key: Type.Optional(Type.String()),
+    step: Type.Optional(Type.String()),
+    input: Type.Optional(Type.Unknown()),
+    output: Type.Optional(Type.Unknown()),
+    error: Type.Optional(Type.String({ description: 'Class of an internal error (never its message).' })),
+  }),
+})
+
+export const daemonStarted = defineEvent({
+  kind: 'daemon.started',
+  version: '1.0.0',
+  title: 'The daemon started',
+  description: 'Written once per start, after the store opened and before the first request is served.',
+  severity: 'notice',
+  payload: Type.Object({
+    version: Type.String(),
+    pid: Type.Integer(),
+    durability: Type.Union([Type.Literal('commit'), Type.Literal('fsync')]),
+    journal_head: Type.Integer({ minimum: 0, description: 'Last sequence id found in the journal at start.' }),
+  }),
+})
+
+export const eventsHello = defineEvent({
+  kind: 'events.hello',
+  version: '1.0.0',
+  title: 'SSE stream opened',
+  description:
+    'First frame of every /admin/events stream (no id, not journaled): what is replayed before live events follow.',
+  payload: Type.Object({
+    after: Type.Integer({ minimum: 0, description: 'Events with a larger id follow.' }),
+    replay_from: Type.Union([Type.Integer(), Type.Null()]),
+    replay_to: Type.Union([Type.Integer(), Type.Null()]),
+    replayed: Type.Integer({ minimum: 0 }),
+    head: Type.Integer({ minimum: 0, description: 'Journal head when the stream opened.' }),
+    prefixes: Type.Array(Type.String()),
+  }),
+})
+
+export const eventsGap = defineEvent({
+  kind: 'events.gap',
+  version: '1.0.0',
+  title: 'SSE subscriber fell behind',
+  description:
+    'Sent (no id, not journaled) to a subscriber whose connection cannot keep up, just before the stream is closed. Nothing is lost: reconnect with Last-Event-ID (or ?after=) set to last_id to resume from the journal.',
+  severity: 'warning',
+  payload: Type.Object({
+    last_id: Type.Integer({ minimum: 0, description: 'The last id delivered on this stream.' }),
+    head: Type.Integer({ minimum: 0 }),
+    queued: Type.Integer({ minimum: 0, description: 'Events that were waiting when the stream was cut.' }),
+  }),
+})
+
+export const coreEvents = [toolRan, daemonStarted, eventsHello, eventsGap]

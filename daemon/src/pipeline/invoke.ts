@@ -1,0 +1,361 @@
+import type { Journal } from '@arw/journal'
+import {
+  ERRORS,
+  type EventActor,
+  isProblemError,
+  newSpanId,
+  type Principal,
+  type Problem,
+  ProblemError,
+  type Severity,
+  type TraceContext,
+} from '@arw/protocol'
+import type { ProgressUpdate, RegisteredTool, Registry, ToolContext } from '@arw/registry'
+import type { Logger } from 'pino'
+import { Admission } from './admission.ts'
+import { Idempotency, type StoredAnswer } from './idempotency.ts'
+import { type ApprovalGate, allowAll, type PolicyDecision, type PolicyHook } from './policy.ts'
+import { recordValue } from './record.ts'
+
+/** One call, as every surface hands it to the pipeline. */
+export interface InvokeRequest {
+  /** `name` or `name@x.y.z`. */
+  ref: string
+  input: unknown
+  principal: Principal
+  trace: TraceContext
+  /** Which surface the call came through: http, mcp, cli, debug, nested, ... */
+  surface: string
+  taskId?: string
+  step?: string
+  idempotencyKey?: string
+  /** Aborts the call (caller went away, MCP cancellation). */
+  signal?: AbortSignal
+  onProgress?: (update: ProgressUpdate) => void
+  /** Nesting depth of calls made by tools through ctx.invoke. */
+  depth?: number
+}
+
+/** The answer of a successful call, the same on every surface. */
+export interface InvokeResult {
+  output: unknown
+  tool: string
+  trace_id: string
+  duration_ms: number
+}
+
+export interface InvokeOutcome {
+  result: InvokeResult
+  /** The resolved tool (surfaces add deprecation headers from it). */
+  tool: RegisteredTool
+  /** True when this answer is the replay of an earlier call with the same Idempotency-Key. */
+  replayed: boolean
+}
+
+/** A failed call: the problem to answer with, and the tool when it resolved. */
+export class InvokeError extends Error {
+  readonly problem: Problem
+  readonly tool: RegisteredTool | undefined
+  readonly replayed: boolean
+  constructor(problem: Problem, tool: RegisteredTool | undefined, replayed = false) {
+    super(problem.detail)
+    this.name = 'InvokeError'
+    this.problem = problem
+    this.tool = tool
+    this.replayed = replayed
+  }
+}
+
+export interface PipelineOptions {
+  registry: Registry
+  journal: Journal
+  idempotency: Idempotency
+  logger: Logger
+  policy?: PolicyHook
+  approvals?: ApprovalGate
+}
+
+const MAX_DEPTH = 8
+
+const noApprovals: ApprovalGate = async ({ tool, reason }) => {
+  throw new ProblemError(ERRORS.approval_required, { tool: tool.id, reason })
+}
+
+function actorOf(principal: Principal): EventActor {
+  return { kind: principal.kind, id: principal.id }
+}
+
+/**
+ * The one path of every call: resolve → validate input → policy → approval gate → admission →
+ * handler under a timeout → validate output → record (durable) → publish → answer. Surfaces only
+ * translate their wire format to an InvokeRequest and the outcome back.
+ */
+export class Pipeline {
+  readonly registry: Registry
+  readonly journal: Journal
+  readonly #idempotency: Idempotency
+  readonly #admission = new Admission()
+  readonly #log: Logger
+  policy: PolicyHook
+  approvals: ApprovalGate
+
+  constructor(options: PipelineOptions) {
+    this.registry = options.registry
+    this.journal = options.journal
+    this.#idempotency = options.idempotency
+    this.#log = options.logger
+    this.policy = options.policy ?? allowAll
+    this.approvals = options.approvals ?? noApprovals
+  }
+
+  /** Runs a call; resolves with its result or rejects with an InvokeError carrying the problem. */
+  async invoke(request: InvokeRequest): Promise<InvokeOutcome> {
+    const started = performance.now()
+    let tool: RegisteredTool | undefined
+    let decision: PolicyDecision | undefined
+    let idem: { scope: string; fingerprint: string; end: () => void } | undefined
+    let executed = false
+    try {
+      tool = this.registry.resolve(request.ref)
+      if (request.idempotencyKey !== undefined) {
+        Idempotency.validateKey(request.idempotencyKey)
+        const scope = this.#idempotency.scope(request.principal, request.idempotencyKey)
+        const fingerprint = Idempotency.fingerprint([tool.id, request.input, request.taskId, request.step])
+        const stored = await this.#idempotency.lookup(scope, fingerprint, request.idempotencyKey)
+        if (stored) return this.#replay(stored, tool, request)
+        idem = { scope, fingerprint, end: this.#idempotency.begin(scope, fingerprint) }
+      }
+      let input = tool.inputValidator.withDefaults(request.input)
+      if (!tool.inputValidator.check(input)) {
+        const errors = tool.inputValidator.errors(input)
+        throw new ProblemError(
+          ERRORS.validation_failed,
+          { count: errors.length, schema: `${tool.id} input` },
+          { errors: errors.map((e) => ({ ...e, pointer: `/input${e.pointer}` })) },
+        )
+      }
+      if ((request.depth ?? 0) > MAX_DEPTH) {
+        throw new ProblemError(ERRORS.policy_denied, { reason: `nested calls deeper than ${MAX_DEPTH} are refused` })
+      }
+      decision = await this.policy({ principal: request.principal, tool, input, surface: request.surface })
+      if (decision.decision === 'deny') throw new ProblemError(ERRORS.policy_denied, { reason: decision.reason })
+      if (decision.decision === 'needs_approval') {
+        const approved = await this.approvals({
+          principal: request.principal,
+          tool,
+          input,
+          surface: request.surface,
+          reason: decision.reason,
+          trace_id: request.trace.traceId,
+        })
+        input = approved.input
+      }
+      const release = this.#admission.admit(tool)
+      executed = true
+      let output: unknown
+      try {
+        output = await this.#run(tool, input, request)
+      } finally {
+        release()
+      }
+      if (!tool.outputValidator.check(output)) {
+        const errors = tool.outputValidator.errors(output)
+        this.#log.error({ tool: tool.id, trace_id: request.trace.traceId, errors }, 'tool output failed its schema')
+        throw new ProblemError(ERRORS.output_invalid, { tool: tool.id })
+      }
+      const duration_ms = roundMs(performance.now() - started)
+      const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
+      const writes: Promise<unknown>[] = [
+        this.journal.append({
+          kind: 'tool.ran',
+          version: '1.0.0',
+          severity: 'info',
+          trace_id: request.trace.traceId,
+          span_id: request.trace.spanId,
+          ...(request.taskId ? { task_id: request.taskId } : {}),
+          actor: actorOf(request.principal),
+          payload: this.#payload(request, tool.id, 'ok', duration_ms, decision, {
+            input: recordValue(input),
+            output: recordValue(output),
+          }),
+        }),
+      ]
+      if (idem) writes.push(this.#idempotency.save(idem.scope, { fingerprint: idem.fingerprint, status: 200, body: result, created: Date.now() }))
+      await Promise.all(writes)
+      return { result, tool, replayed: false }
+    } catch (error) {
+      throw await this.#fail(error, request, tool, decision, started, executed, idem)
+    } finally {
+      idem?.end()
+    }
+  }
+
+  async #run(tool: RegisteredTool, input: unknown, request: InvokeRequest): Promise<unknown> {
+    const controller = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    let onAbort: (() => void) | undefined
+    // Handlers that ignore their signal still lose the race; their late result is dropped.
+    const stopped = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const problem = new ProblemError(ERRORS.timeout, { tool: tool.id, timeoutMs: tool.timeoutMs })
+        reject(problem)
+        controller.abort(problem)
+      }, tool.timeoutMs)
+      const caller = request.signal
+      if (!caller) return
+      onAbort = () => {
+        reject(new CancelledError())
+        controller.abort(caller.reason)
+      }
+      if (caller.aborted) onAbort()
+      else caller.addEventListener('abort', onAbort, { once: true })
+    })
+    stopped.catch(() => {})
+    try {
+      return await Promise.race([
+        Promise.resolve().then(() => tool.handler(input as never, this.#context(tool, request, controller.signal))),
+        stopped,
+      ])
+    } finally {
+      clearTimeout(timer)
+      if (onAbort) request.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  #context(tool: RegisteredTool, request: InvokeRequest, signal: AbortSignal): ToolContext {
+    const log = this.#log.child({ tool: tool.id, trace_id: request.trace.traceId })
+    return {
+      signal,
+      principal: request.principal,
+      trace: request.trace,
+      tool: tool.id,
+      emit: async (kind: string, payload: unknown, severity?: Severity) => {
+        const declared = this.registry.event(kind)
+        if (!declared) throw new Error(`event kind ${kind} is not declared`)
+        if (!declared.validator.check(payload)) {
+          throw new Error(`event ${kind} payload does not match its schema: ${JSON.stringify(declared.validator.errors(payload))}`)
+        }
+        await this.journal.append({
+          kind,
+          version: declared.version,
+          severity: severity ?? declared.severity,
+          trace_id: request.trace.traceId,
+          span_id: request.trace.spanId,
+          ...(request.taskId ? { task_id: request.taskId } : {}),
+          actor: actorOf(request.principal),
+          payload,
+        })
+      },
+      invoke: async (ref: string, input: unknown) => {
+        const nested = await this.invoke({
+          ref,
+          input,
+          principal: request.principal,
+          trace: { ...request.trace, parentSpanId: request.trace.spanId, spanId: newSpanId() },
+          surface: 'nested',
+          ...(request.taskId ? { taskId: request.taskId } : {}),
+          signal,
+          depth: (request.depth ?? 0) + 1,
+        })
+        return nested.result.output
+      },
+      progress: (update: ProgressUpdate) => request.onProgress?.(update),
+      log: {
+        info: (message, data) => log.info(data ?? {}, message),
+        warn: (message, data) => log.warn(data ?? {}, message),
+        error: (message, data) => log.error(data ?? {}, message),
+      },
+    }
+  }
+
+  #payload(
+    request: InvokeRequest,
+    tool: string,
+    outcome: 'ok' | 'error' | 'cancelled',
+    duration_ms: number,
+    decision: PolicyDecision | undefined,
+    extra: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const payload: Record<string, unknown> = { tool, outcome, surface: request.surface, duration_ms }
+    if (decision) payload['decision'] = decision
+    if (request.idempotencyKey !== undefined) payload['idempotency_key'] = request.idempotencyKey
+    if (request.step !== undefined) payload['step'] = request.step
+    for (const [key, value] of Object.entries(extra)) if (value !== undefined) payload[key] = value
+    return payload
+  }
+
+  #replay(stored: StoredAnswer, tool: RegisteredTool, request: InvokeRequest): InvokeOutcome {
+    if (stored.status >= 400) {
+      const problem = { ...(stored.body as Problem) }
+      throw new InvokeError(problem, tool, true)
+    }
+    void request
+    return { result: stored.body as InvokeResult, tool, replayed: true }
+  }
+
+  async #fail(
+    error: unknown,
+    request: InvokeRequest,
+    tool: RegisteredTool | undefined,
+    decision: PolicyDecision | undefined,
+    started: number,
+    executed: boolean,
+    idem: { scope: string; fingerprint: string } | undefined,
+  ): Promise<InvokeError> {
+    if (error instanceof InvokeError) return error
+    const cancelled = error instanceof CancelledError
+    let problemError: ProblemError
+    let internal: string | undefined
+    if (isProblemError(error)) problemError = error
+    else if (cancelled) problemError = new ProblemError(ERRORS.cancelled, { tool: tool?.id ?? request.ref })
+    else {
+      internal = error instanceof Error ? error.name : typeof error
+      this.#log.error({ err: error, tool: tool?.id, trace_id: request.trace.traceId }, 'tool call failed')
+      problemError = new ProblemError(ERRORS.internal_error, { traceId: request.trace.traceId })
+    }
+    const instance = `/tools/${tool?.id ?? request.ref}:invoke`
+    const problem = problemError.toProblem(instance, request.trace.traceId)
+    const duration_ms = roundMs(performance.now() - started)
+    const writes: Promise<unknown>[] = [
+      this.journal.append({
+        kind: 'tool.ran',
+        version: '1.0.0',
+        severity: problem.status >= 500 ? 'error' : 'warning',
+        trace_id: request.trace.traceId,
+        span_id: request.trace.spanId,
+        ...(request.taskId ? { task_id: request.taskId } : {}),
+        actor: actorOf(request.principal),
+        payload: this.#payload(request, tool?.id ?? request.ref, cancelled ? 'cancelled' : 'error', duration_ms, decision, {
+          code: problem.code,
+          status: problem.status,
+          error: internal,
+          input: executed ? recordValue(request.input) : undefined,
+        }),
+      }),
+    ]
+    // Only answers the handler produced are replayed; refusals before it ran and server faults
+    // (timeouts, internal errors) leave the key free for a retry.
+    if (idem && executed && problem.status < 500 && !cancelled) {
+      writes.push(this.#idempotency.save(idem.scope, { fingerprint: idem.fingerprint, status: problem.status, body: problem, created: Date.now() }))
+    }
+    try {
+      await Promise.all(writes)
+    } catch (writeError) {
+      this.#log.error({ err: writeError }, 'could not record a failed call')
+      const fault = new ProblemError(ERRORS.unavailable, { reason: 'the journal could not record the call' })
+      return new InvokeError(fault.toProblem(instance, request.trace.traceId), tool)
+    }
+    return new InvokeError(problem, tool)
+  }
+}
+
+class CancelledError extends Error {
+  constructor() {
+    super('call cancelled')
+    this.name = 'CancelledError'
+  }
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000
+}

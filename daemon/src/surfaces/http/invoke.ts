@@ -1,0 +1,114 @@
+import { ERRORS, formatTraceparent, ProblemError } from '@arw/protocol'
+import type { RegisteredTool } from '@arw/registry'
+import type { FastifyReply } from 'fastify'
+import Type from 'typebox'
+import { InvokeError } from '../../pipeline/invoke.ts'
+import { sendProblem } from './problems.ts'
+import { defineRoute } from './route.ts'
+
+export const InvokeBody = Type.Object(
+  {
+    input: Type.Optional(Type.Unknown({ description: "The tool's input; checked against its input schema. Defaults to {}." })),
+    task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Groups calls of one task (see /admin/probe).' })),
+    step: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Label of this call within its task.' })),
+  },
+  { additionalProperties: false },
+)
+
+export const InvokeResponse = Type.Object({
+  output: Type.Unknown(),
+  tool: Type.String({ description: 'The id@version that ran.' }),
+  trace_id: Type.String(),
+  duration_ms: Type.Number(),
+})
+
+const SUFFIX = ':invoke'
+
+/** RFC 9745 Deprecation, RFC 8594 Sunset and Link headers for a deprecated version. */
+export function deprecationHeaders(reply: FastifyReply, tool: RegisteredTool): void {
+  if (tool.stability !== 'deprecated') return
+  const since = tool.deprecation?.since ? Date.parse(tool.deprecation.since) : Number.NaN
+  reply.header('deprecation', Number.isNaN(since) ? 'true' : `@${Math.floor(since / 1000)}`)
+  if (tool.deprecation?.sunset) {
+    const sunset = new Date(tool.deprecation.sunset)
+    if (!Number.isNaN(sunset.getTime())) reply.header('sunset', sunset.toUTCString())
+  }
+  const links: string[] = []
+  if (tool.deprecation?.link) links.push(`<${tool.deprecation.link}>; rel="deprecation"`)
+  if (tool.deprecation?.replacement) {
+    links.push(`</tools/${tool.deprecation.replacement}:invoke>; rel="successor-version"`)
+  }
+  links.push(`</admin/introspect/schemas/${tool.id}>; rel="describedby"`)
+  reply.header('link', links.join(', '))
+}
+
+export const invokeRoute = defineRoute({
+  doc: {
+    method: 'POST',
+    path: '/tools/{tool_id}:invoke',
+    operationId: 'invokeTool',
+    summary: 'Invoke a tool',
+    description:
+      'Runs a tool through the governed pipeline. `tool_id` is a bare name (newest stable version) or name@x.y.z (exactly that version). An Idempotency-Key header makes a retried call return the first answer instead of running twice.',
+    tags: ['tools'],
+    auth: 'admin',
+    params: Type.Object({ tool_id: Type.String({ description: 'name or name@x.y.z' }) }),
+    body: InvokeBody,
+    responses: {
+      200: {
+        description: 'The tool ran; its output is checked against the declared output schema.',
+        schema: InvokeResponse,
+        headers: {
+          traceparent: { description: 'W3C trace context of this call.', schema: Type.String() },
+          'idempotent-replayed': {
+            description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
+            schema: Type.String(),
+          },
+        },
+      },
+    },
+    errors: ['validation_failed', 'policy_denied', 'approval_required', 'not_found', 'conflict', 'rate_limited', 'timeout'],
+  },
+  url: '/tools/:call',
+  handler: (services) => async (request, reply) => {
+    const call = (request.params as { call: string }).call
+    if (!call.endsWith(SUFFIX)) {
+      throw new ProblemError(ERRORS.route_not_found, { method: request.method, path: request.url.split('?')[0] })
+    }
+    const body = (request.body ?? {}) as { input?: unknown; task_id?: string; step?: string }
+    const key = request.headers['idempotency-key']
+    const controller = new AbortController()
+    // A caller that hangs up cancels its call (the handler sees its AbortSignal fire).
+    const onClose = () => {
+      if (!reply.raw.writableFinished) controller.abort()
+    }
+    reply.raw.once('close', onClose)
+    try {
+      const outcome = await services.pipeline.invoke({
+        ref: call.slice(0, -SUFFIX.length),
+        input: body.input === undefined ? {} : body.input,
+        principal: request.principal!,
+        trace: request.trace,
+        surface: 'http',
+        ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
+        ...(body.step !== undefined ? { step: body.step } : {}),
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+        signal: controller.signal,
+      })
+      deprecationHeaders(reply, outcome.tool)
+      if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+      return outcome.result
+    } catch (error) {
+      if (error instanceof InvokeError) {
+        if (error.tool) deprecationHeaders(reply, error.tool)
+        if (error.replayed) reply.header('idempotent-replayed', 'true')
+        return sendProblem(reply, error.problem)
+      }
+      throw error
+    } finally {
+      reply.raw.off('close', onClose)
+    }
+  },
+})
+
+export { formatTraceparent }

@@ -1,0 +1,46 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url))
+
+export interface Child {
+  proc: ChildProcess
+  url: string
+  output: () => string
+}
+
+/** Starts a daemon child process on a free loopback port and waits until it listens. */
+export async function startChild(env: Record<string, string>, timeoutMs = 20_000): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD], {
+    env: { ...process.env, ARW_HOST: '127.0.0.1', ARW_PORT: '0', ARW_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  proc.stdout!.on('data', (c) => {
+    out += c
+  })
+  proc.stderr!.on('data', (c) => {
+    out += c
+  })
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon did not start:\n${out}`)), timeoutMs)
+    const check = () => {
+      const m = /READY (\S+)/.exec(out)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    }
+    proc.stdout!.on('data', check)
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`daemon exited with ${code}:\n${out}`))
+    })
+  })
+  return { proc, url, output: () => out }
+}
+
+export function waitExit(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => proc.once('exit', () => resolve()))
+}
