@@ -92,6 +92,7 @@ describe('GET /admin/events', () => {
     await new Promise((r) => setTimeout(r, 100))
     const lastBefore = d.app.arw.journal.head
     const big = 'x'.repeat(60_000)
+    expect(d.app.arw.hub.size).toBe(1)
     for (let i = 0; i < 5000 && d.app.arw.hub.size > 0; i++) await echo(big.slice(0, 4000))
     // The hub dropped the subscriber rather than buffering without bound.
     expect(d.app.arw.hub.size).toBe(0)
@@ -101,6 +102,7 @@ describe('GET /admin/events', () => {
       socket.on('data', (c) => {
         buf += c.toString()
       })
+      // The server closes the connection after the notice.
       socket.on('end', () => resolve(buf))
       socket.on('close', () => resolve(buf))
     })

@@ -1,7 +1,7 @@
 import { Journal, Store } from '@arw/journal'
 import { formatTraceparent, SYSTEM_PRINCIPAL, traceFrom } from '@arw/protocol'
 import type { Registry, ToolSpec } from '@arw/registry'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { type CatalogOptions, createRegistry } from './catalog.ts'
 import type { Config } from './config.ts'
@@ -70,7 +70,9 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
 
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request log lines would cost more than the call itself at tens of thousands per second;
+    // calls are in the journal instead, and failures are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
     // Tool ids contain dots and @; keep the router from treating them specially.
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },

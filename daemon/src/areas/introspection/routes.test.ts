@@ -91,8 +91,9 @@ describe('first-party tools', () => {
   })
 
   it('text.stats counts graphemes, bytes, words, lines and sentences', async () => {
-    const res = await call('text.stats', { text: 'Héllo wörld. 👍🏽 ok?\nSecond line.' })
-    expect(res.json().output).toMatchObject({ words: 5, lines: 2, sentences: 3, utf8_bytes: Buffer.byteLength('Héllo wörld. 👍🏽 ok?\nSecond line.') })
+    const text = 'Héllo wörld. Ça va?\nSecond line 👍🏽'
+    const res = await call('text.stats', { text })
+    expect(res.json().output).toMatchObject({ words: 6, lines: 2, sentences: 3, utf8_bytes: Buffer.byteLength(text) })
     expect(res.json().output.graphemes).toBeLessThan(res.json().output.code_points)
   })
 })

@@ -2,6 +2,8 @@ import type { ServerResponse } from 'node:http'
 import type { Journal, JournalRecord } from '@arw/journal'
 
 const REPLAY_CHUNK = 256
+/** How long a cut subscriber has to read what was already written before its socket is destroyed. */
+const CUT_GRACE_MS = 30_000
 
 export interface SubscribeOptions {
   /** Deliver events with id > after. */
@@ -156,7 +158,18 @@ export class EventHub {
   #cut(sub: Subscriber): void {
     const queued = sub.queue.length
     sub.queue = []
-    sub.res.end(this.#gapFrame({ last_id: sub.lastSent, head: this.#journal.head, queued }))
+    const { res } = sub
+    // Node detaches the socket from the response on finish, so keep hold of it now.
+    const socket = res.socket
+    res.end(this.#gapFrame({ last_id: sub.lastSent, head: this.#journal.head, queued }))
+    // Close the connection too (not just the chunked response), once what was written is flushed;
+    // a reader that never drains it is dropped after a grace period.
+    const grace = setTimeout(() => socket?.destroy(), CUT_GRACE_MS)
+    grace.unref()
+    res.once('finish', () => {
+      clearTimeout(grace)
+      socket?.end()
+    })
     this.#drop(sub)
   }
 
