@@ -3,6 +3,7 @@ import { formatTraceparent, SYSTEM_PRINCIPAL, traceFrom } from '@arw/protocol'
 import type { Registry, ToolSpec } from '@arw/registry'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import pino, { type Logger } from 'pino'
+import { Stats } from './areas/introspection/stats.ts'
 import { type CatalogOptions, createRegistry } from './catalog.ts'
 import type { Config } from './config.ts'
 import { daemonStarted } from './events.ts'
@@ -63,6 +64,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     pipeline,
     auth: new AdminAuth(config),
     hub,
+    stats: new Stats(journal),
     logger,
     startedAt: Date.now(),
     routeDocs: routes.map((r) => r.doc),
@@ -101,6 +103,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         return sendProblem(reply, problemFor(error, request))
       }
     }
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    const url = request.routeOptions.url
+    if (url) services.stats.routes.record(`${request.method} ${url}`, reply.elapsedTime, reply.statusCode >= 400)
   })
 
   registerRoutes(app, services, routes)

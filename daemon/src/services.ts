@@ -4,6 +4,7 @@ import type { Registry } from '@arw/registry'
 import type { HttpRouteDoc } from '@arw/spec'
 import type { Logger } from 'pino'
 import type { Config } from './config.ts'
+import type { Stats } from './areas/introspection/stats.ts'
 import type { Pipeline } from './pipeline/invoke.ts'
 import type { AdminAuth } from './surfaces/http/auth.ts'
 import type { EventHub } from './surfaces/sse/hub.ts'
@@ -18,6 +19,7 @@ export interface Services {
   readonly pipeline: Pipeline
   readonly auth: AdminAuth
   readonly hub: EventHub
+  readonly stats: Stats
   readonly logger: Logger
   readonly startedAt: number
   /** Every HTTP route's declaration (what /spec/openapi.yaml documents). */

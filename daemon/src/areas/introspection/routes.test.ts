@@ -97,3 +97,22 @@ describe('first-party tools', () => {
     expect(res.json().output.graphemes).toBeLessThan(res.json().output.code_points)
   })
 })
+
+describe('GET /admin/introspect/stats', () => {
+  it('counts hits, errors and latency per route and per tool, and events by kind', async () => {
+    await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: d.admin, payload: { input: { text: 'a' } } })
+    await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: d.admin, payload: { input: { text: 1 } } })
+    const res = await d.app.inject({ url: '/admin/introspect/stats', headers: d.admin })
+    expect(res.statusCode).toBe(200)
+    const stats = res.json()
+    const route = stats.routes.find((r: { name: string }) => r.name === 'POST /tools/:call')
+    expect(route.hits).toBeGreaterThanOrEqual(2)
+    expect(route.errors).toBeGreaterThanOrEqual(1)
+    const tool = stats.tools.find((t: { name: string }) => t.name === 'demo.echo@1.0.0')
+    expect(tool).toMatchObject({ hits: expect.any(Number), errors: expect.any(Number) })
+    expect(tool.errors).toBeGreaterThanOrEqual(1)
+    expect(tool.max_ms).toBeGreaterThanOrEqual(tool.last_ms)
+    expect(stats.events.by_kind['tool.ran']).toBeGreaterThanOrEqual(2)
+    expect(stats.events.head).toBeGreaterThanOrEqual(stats.events.since_start)
+  })
+})

@@ -1,6 +1,7 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import Type from 'typebox'
 import { defineRoute } from '../../surfaces/http/route.ts'
+import { StatsSnapshot } from './stats.ts'
 import { summarize, ToolSummary } from './summary.ts'
 
 export const listToolsRoute = defineRoute({
@@ -102,4 +103,18 @@ export const probeRoute = defineRoute({
   },
 })
 
-export const introspectionRoutes = [listToolsRoute, toolSchemaRoute, probeRoute]
+export const statsRoute = defineRoute({
+  doc: {
+    method: 'GET',
+    path: '/admin/introspect/stats',
+    operationId: 'stats',
+    summary: 'Per-route and per-tool metrics, and event totals',
+    description: 'Since daemon start: hits, errors and latency (EWMA, last, max in ms) per route and per tool, and events by kind.',
+    tags: ['introspection'],
+    auth: 'admin',
+    responses: { 200: { description: 'The counters.', schema: StatsSnapshot } },
+  },
+  handler: (services) => async () => services.stats.snapshot(),
+})
+
+export const introspectionRoutes = [listToolsRoute, toolSchemaRoute, probeRoute, statsRoute]
