@@ -4,11 +4,14 @@ import { type Database, type RootDatabase, open } from 'lmdb'
 
 /**
  * How far a write must get before it is acknowledged.
- * - `commit`: the LMDB transaction is committed. The record survives the process being killed
- *   (the OS holds it), not a power loss before the OS flushes it.
+ * - `commit`: the LMDB transaction is committed to the OS. The record survives the process being
+ *   killed; a power loss can take the records of the last COMMIT_SYNC_INTERVAL_MS.
  * - `fsync`: also flushed to stable storage. Survives power loss; costs a disk flush per batch.
  */
 export type Durability = 'commit' | 'fsync'
+
+/** In `commit` mode, how often the OS is asked to write committed pages to disk. */
+export const COMMIT_SYNC_INTERVAL_MS = 1000
 
 export interface StoreOptions {
   /** Directory holding the LMDB environment; created when missing. */
@@ -39,6 +42,7 @@ export class Store {
   readonly durability: Durability
   readonly root: RootDatabase
   #collections = new Map<string, Collection<unknown>>()
+  #syncTimer: NodeJS.Timeout | undefined
 
   private constructor(dir: string, durability: Durability, root: RootDatabase) {
     this.dir = dir
@@ -48,14 +52,28 @@ export class Store {
 
   static open(options: StoreOptions): Store {
     mkdirSync(options.dir, { recursive: true })
+    const durability = options.durability ?? 'commit'
     const root = open({
       path: join(options.dir, 'arw.lmdb'),
       maxDbs: 64,
-      // Flushes happen after commit, off the writer lock; `fsync` mode waits for them.
-      overlappingSync: true,
+      ...(durability === 'fsync'
+        ? // Flushes run after each commit, off the writer lock; acknowledgement waits for them.
+          { overlappingSync: true }
+        : // Commits go to the OS without a flush: they survive the process being killed, and the
+          // background sync below bounds what a power loss can take to the last interval.
+          { noSync: true }),
       ...(options.mapSize ? { mapSize: options.mapSize } : {}),
     })
-    return new Store(options.dir, options.durability ?? 'commit', root)
+    const store = new Store(options.dir, durability, root)
+    if (durability === 'commit') {
+      // `sync` and `isOperational` exist on lmdb-js root databases but are missing from its types.
+      const env = root as unknown as { isOperational(): boolean; sync(callback: (error?: Error) => void): void }
+      store.#syncTimer = setInterval(() => {
+        if (env.isOperational()) env.sync(() => {})
+      }, COMMIT_SYNC_INTERVAL_MS)
+      store.#syncTimer.unref()
+    }
+    return store
   }
 
   /** Opens a raw LMDB sub-database (for the journal's own ordered-key layout). */
@@ -104,6 +122,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#syncTimer)
     await this.root.close()
   }
 }
