@@ -29,10 +29,8 @@ describe('crash safety', () => {
     children.push(first)
     const acked: string[] = []
     let stop = false
-    let sent = 0
     const worker = async (w: number) => {
       for (let i = 0; !stop; i++) {
-        sent++
         try {
           const res = await fetch(`${first.url}/tools/demo.echo:invoke`, {
             method: 'POST',
@@ -54,7 +52,6 @@ describe('crash safety', () => {
     await Promise.all(workers)
     await waitExit(first.proc)
     expect(acked.length).toBeGreaterThanOrEqual(300)
-    expect(sent).toBeGreaterThan(acked.length) // some calls were in flight when it died
 
     const second = await startChild(env)
     children.push(second)
