@@ -72,7 +72,10 @@ describe('crash safety', () => {
     const samples = [acked[0]!, acked[Math.floor(acked.length / 2)]!, acked.at(-1)!]
     for (const trace of samples) {
       const id = byTrace.get(trace)!
-      const sse = await SseReader.open(`${second.url}/admin/events`, { 'x-arw-admin': TOKEN, 'last-event-id': String(id) })
+      const sse = await SseReader.open(`${second.url}/admin/events`, {
+        'x-arw-admin': TOKEN,
+        'last-event-id': String(id),
+      })
       await sse.until(() => (sse.events.at(-1)?.id ?? 0) >= head, 20_000)
       sse.close()
       expect(sse.events.map((f) => f.id)).toEqual(events.filter((e) => e.id > id).map((e) => e.id))

@@ -14,7 +14,10 @@ afterAll(async () => {
 const PROBLEM_TYPES = new Set(CATALOG.map((e) => `urn:arw:problem:${e.name}`))
 
 /** Every non-2xx answer must be a catalog problem, and no bad input may produce a 5xx. */
-function expectClientProblem(res: { statusCode: number; headers: Record<string, unknown>; body: string }, what: string): void {
+function expectClientProblem(
+  res: { statusCode: number; headers: Record<string, unknown>; body: string },
+  what: string,
+): void {
   if (res.statusCode < 400) return
   expect(res.statusCode, `${what} answered ${res.statusCode}: ${res.body}`).toBeLessThan(500)
   expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/)
@@ -31,15 +34,19 @@ describe('random and schema-violating input never yields a 5xx', () => {
   it('to every declared tool', async () => {
     const ids = d.app.arw.registry.tools().map((t) => t.id)
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...ids), fc.oneof(jsonValue, fc.dictionary(fc.string(), jsonValue)), async (id, input) => {
-        const res = await d.app.inject({
-          method: 'POST',
-          url: `/tools/${id}:invoke`,
-          headers: { ...d.admin, 'content-type': 'application/json' },
-          payload: JSON.stringify({ input }),
-        })
-        expectClientProblem(res, `${id} with ${JSON.stringify(input).slice(0, 200)}`)
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...ids),
+        fc.oneof(jsonValue, fc.dictionary(fc.string(), jsonValue)),
+        async (id, input) => {
+          const res = await d.app.inject({
+            method: 'POST',
+            url: `/tools/${id}:invoke`,
+            headers: { ...d.admin, 'content-type': 'application/json' },
+            payload: JSON.stringify({ input }),
+          })
+          expectClientProblem(res, `${id} with ${JSON.stringify(input).slice(0, 200)}`)
+        },
+      ),
       { numRuns: 300 },
     )
   })
@@ -55,13 +62,21 @@ describe('random and schema-violating input never yields a 5xx', () => {
     }
     const mutation = fc.record({
       id: fc.constantFrom(...Object.keys(valid)),
-      key: fc.oneof(fc.constantFrom('text', 'zone', 'at', 'algorithm', 'encoding', 'base64', 'query', 'all_versions'), fc.string()),
+      key: fc.oneof(
+        fc.constantFrom('text', 'zone', 'at', 'algorithm', 'encoding', 'base64', 'query', 'all_versions'),
+        fc.string(),
+      ),
       value: jsonValue,
     })
     await fc.assert(
       fc.asyncProperty(mutation, async ({ id, key, value }) => {
         const input = { ...(valid[id] as object), [key]: value }
-        const res = await d.app.inject({ method: 'POST', url: `/tools/${id}:invoke`, headers: d.admin, payload: { input } })
+        const res = await d.app.inject({
+          method: 'POST',
+          url: `/tools/${id}:invoke`,
+          headers: d.admin,
+          payload: { input },
+        })
         expectClientProblem(res, `${id} with ${JSON.stringify(input).slice(0, 200)}`)
       }),
       { numRuns: 300 },
@@ -70,13 +85,29 @@ describe('random and schema-violating input never yields a 5xx', () => {
 
   it('to every route, with random paths, queries, bodies and content types', async () => {
     const routes = d.app.arw.routeDocs.filter((r) => r.responses[200]?.contentType !== 'text/event-stream')
-    const segment = fc.oneof(fc.string(), fc.constantFrom('demo.echo', 'memory.probe@1.0.0', '..', '%', '%zz', 'a:invoke', 'x@'))
+    const segment = fc.oneof(
+      fc.string(),
+      fc.constantFrom('demo.echo', 'memory.probe@1.0.0', '..', '%', '%zz', 'a:invoke', 'x@'),
+    )
     const request = fc.record({
       route: fc.constantFrom(...routes),
       param: segment,
-      query: fc.dictionary(fc.constantFrom('replay', 'after', 'prefix', 'task_id', 'trace_id', 'step', 'limit', 'x'), fc.string()),
-      body: fc.oneof(fc.constant(undefined), jsonValue.map((v) => JSON.stringify(v)), fc.string()),
-      contentType: fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=utf-8', ''),
+      query: fc.dictionary(
+        fc.constantFrom('replay', 'after', 'prefix', 'task_id', 'trace_id', 'step', 'limit', 'x'),
+        fc.string(),
+      ),
+      body: fc.oneof(
+        fc.constant(undefined),
+        jsonValue.map((v) => JSON.stringify(v)),
+        fc.string(),
+      ),
+      contentType: fc.constantFrom(
+        'application/json',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'application/json; charset=utf-8',
+        '',
+      ),
       auth: fc.boolean(),
     })
     await fc.assert(
@@ -99,12 +130,19 @@ describe('random and schema-violating input never yields a 5xx', () => {
 
   it('to the event stream with invalid resume parameters', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom('replay', 'after'), fc.oneof(fc.constantFrom('-1', 'abc', '1.5', '1e309', ''), fc.string()), async (name, value) => {
-        if (/^\d+$/.test(value) || value === '') return // valid values open a stream
-        const res = await d.app.inject({ url: `/admin/events?${name}=${encodeURIComponent(value)}`, headers: d.admin })
-        expect(res.statusCode).toBe(400)
-        expectClientProblem(res, `events ${name}=${value}`)
-      }),
+      fc.asyncProperty(
+        fc.constantFrom('replay', 'after'),
+        fc.oneof(fc.constantFrom('-1', 'abc', '1.5', '1e309', ''), fc.string()),
+        async (name, value) => {
+          if (/^\d+$/.test(value) || value === '') return // valid values open a stream
+          const res = await d.app.inject({
+            url: `/admin/events?${name}=${encodeURIComponent(value)}`,
+            headers: d.admin,
+          })
+          expect(res.statusCode).toBe(400)
+          expectClientProblem(res, `events ${name}=${value}`)
+        },
+      ),
       { numRuns: 100 },
     )
   })

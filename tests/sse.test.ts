@@ -35,11 +35,19 @@ describe('GET /admin/events', () => {
     const head = d.app.arw.journal.head
     const sse = await SseReader.open(`${base}/admin/events?replay=3`, d.admin)
     await sse.until(() => sse.events.length >= 3)
-    expect(sse.frames[0]).toMatchObject({ id: undefined, event: 'events.hello', data: { payload: { after: head - 3, replay_from: head - 2, replay_to: head, replayed: 3, head } } })
+    expect(sse.frames[0]).toMatchObject({
+      id: undefined,
+      event: 'events.hello',
+      data: { payload: { after: head - 3, replay_from: head - 2, replay_to: head, replayed: 3, head } },
+    })
     expect(sse.events.map((f) => f.id)).toEqual([head - 2, head - 1, head])
     await echo('live-1')
     await sse.until(() => sse.events.length >= 4)
-    expect(sse.events[3]).toMatchObject({ id: head + 1, event: 'tool.ran', data: { kind: 'tool.ran', payload: { input: { text: 'live-1' } } } })
+    expect(sse.events[3]).toMatchObject({
+      id: head + 1,
+      event: 'tool.ran',
+      data: { kind: 'tool.ran', payload: { input: { text: 'live-1' } } },
+    })
     sse.close()
   })
 
@@ -67,7 +75,10 @@ describe('GET /admin/events', () => {
       let i = 0
       while (writing) await echo(`during-${i++}`)
     })()
-    const byHeader = await SseReader.open(`${base}/admin/events`, { ...d.admin, 'last-event-id': String(resumeFrom) })
+    const byHeader = await SseReader.open(`${base}/admin/events`, {
+      ...d.admin,
+      'last-event-id': String(resumeFrom),
+    })
     const byQuery = await SseReader.open(`${base}/admin/events?after=${resumeFrom}`, d.admin)
     await new Promise((r) => setTimeout(r, 300))
     writing = false
@@ -88,7 +99,9 @@ describe('GET /admin/events', () => {
     const socket = net.connect(port, '127.0.0.1')
     socket.pause()
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()))
-    socket.write(`GET /admin/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-ARW-Admin: ${d.admin['x-arw-admin']}\r\n\r\n`)
+    socket.write(
+      `GET /admin/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-ARW-Admin: ${d.admin['x-arw-admin']}\r\n\r\n`,
+    )
     await new Promise((r) => setTimeout(r, 100))
     const lastBefore = d.app.arw.journal.head
     const big = 'x'.repeat(60_000)

@@ -12,7 +12,7 @@ import { Pipeline } from './pipeline/invoke.ts'
 import type { ApprovalGate, PolicyHook } from './pipeline/policy.ts'
 import type { Services } from './services.ts'
 import { AdminAuth } from './surfaces/http/auth.ts'
-import { installProblemHandlers, sendProblem, problemFor } from './surfaces/http/problems.ts'
+import { installProblemHandlers, problemFor, sendProblem } from './surfaces/http/problems.ts'
 import { registerRoutes } from './surfaces/http/route.ts'
 import { allRoutes } from './surfaces/http/routes.ts'
 import { installValidation } from './surfaces/http/validation.ts'
@@ -41,7 +41,12 @@ const REDACT = ['req.headers["x-arw-admin"]', 'req.headers.authorization', 'req.
 export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
   const { config } = options
   const logger =
-    options.logger ?? pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'arw' } })
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      redact: { paths: REDACT, censor: '[redacted]' },
+      base: { service: 'arw' },
+    })
   const store = Store.open({ dir: config.stateDir, durability: config.durability })
   const journal = new Journal(store)
   const registry = options.registry ?? createRegistry(options)
@@ -53,7 +58,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
   })
-  const hub = new EventHub(journal, { maxQueue: config.sseMaxQueue, heartbeatMs: config.sseHeartbeatMs, gapFrame })
+  const hub = new EventHub(journal, {
+    maxQueue: config.sseMaxQueue,
+    heartbeatMs: config.sseHeartbeatMs,
+    gapFrame,
+  })
   const routes = allRoutes()
   const services: Services = {
     version: DAEMON_VERSION,
@@ -107,7 +116,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
 
   app.addHook('onResponse', async (request, reply) => {
     const url = request.routeOptions.url
-    if (url) services.stats.routes.record(`${request.method} ${url}`, reply.elapsedTime, reply.statusCode >= 400)
+    if (url)
+      services.stats.routes.record(`${request.method} ${url}`, reply.elapsedTime, reply.statusCode >= 400)
   })
 
   registerRoutes(app, services, routes)

@@ -16,6 +16,11 @@ export interface CatalogOptions {
 export function createRegistry(options: CatalogOptions = {}): Registry {
   const registry = new Registry()
   registry.addEvents([...coreEvents])
-  registry.addTools([...demoTools, ...utilityTools, ...introspectionTools(registry), ...(options.extraTools ?? [])])
+  registry.addTools([
+    ...demoTools,
+    ...utilityTools,
+    ...introspectionTools(registry),
+    ...(options.extraTools ?? []),
+  ])
   return registry
 }

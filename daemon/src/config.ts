@@ -32,13 +32,22 @@ export interface ConfigVar {
 }
 
 export const CONFIG_VARS: readonly ConfigVar[] = [
-  { name: 'ARW_HOST', default: '127.0.0.1', description: 'Address to listen on. Keep loopback unless a proxy guards it.' },
+  {
+    name: 'ARW_HOST',
+    default: '127.0.0.1',
+    description: 'Address to listen on. Keep loopback unless a proxy guards it.',
+  },
   { name: 'ARW_PORT', default: '8090', description: 'TCP port to listen on (0 picks a free one).' },
-  { name: 'ARW_STATE_DIR', default: '~/.arw', description: 'Directory of the embedded LMDB store (journal, idempotency keys).' },
+  {
+    name: 'ARW_STATE_DIR',
+    default: '~/.arw',
+    description: 'Directory of the embedded LMDB store (journal, idempotency keys).',
+  },
   {
     name: 'ARW_ADMIN_TOKEN',
     default: '(none)',
-    description: 'Admin token expected in X-ARW-Admin or Authorization: Bearer. Without one, admin routes are closed.',
+    description:
+      'Admin token expected in X-ARW-Admin or Authorization: Bearer. Without one, admin routes are closed.',
   },
   {
     name: 'ARW_ADMIN_TOKEN_SHA256',
@@ -53,19 +62,47 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'ARW_DURABILITY',
     default: 'commit',
-    description: 'commit: acknowledge once committed (survives a killed process). fsync: also wait for the disk flush (survives power loss).',
+    description:
+      'commit: acknowledge once committed (survives a killed process). fsync: also wait for the disk flush (survives power loss).',
   },
   { name: 'ARW_BODY_LIMIT', default: '1048576', description: 'Largest accepted request body in bytes.' },
-  { name: 'ARW_SSE_HEARTBEAT_MS', default: '12000', description: 'Interval of SSE heartbeat comments in ms.' },
-  { name: 'ARW_SSE_MAX_QUEUE', default: '4096', description: 'Events a slow SSE subscriber may lag before it gets events.gap.' },
-  { name: 'ARW_LOG_LEVEL', default: 'info', description: 'pino log level: fatal, error, warn, info, debug, trace, silent.' },
-  { name: 'ARW_IDEMPOTENCY_TTL_S', default: '86400', description: 'Seconds an Idempotency-Key keeps its first answer.' },
-  { name: 'ARW_AUTH_FAILURES_PER_MIN', default: '10', description: 'Failed admin logins per client address per minute before 429.' },
+  {
+    name: 'ARW_SSE_HEARTBEAT_MS',
+    default: '12000',
+    description: 'Interval of SSE heartbeat comments in ms.',
+  },
+  {
+    name: 'ARW_SSE_MAX_QUEUE',
+    default: '4096',
+    description: 'Events a slow SSE subscriber may lag before it gets events.gap.',
+  },
+  {
+    name: 'ARW_LOG_LEVEL',
+    default: 'info',
+    description: 'pino log level: fatal, error, warn, info, debug, trace, silent.',
+  },
+  {
+    name: 'ARW_IDEMPOTENCY_TTL_S',
+    default: '86400',
+    description: 'Seconds an Idempotency-Key keeps its first answer.',
+  },
+  {
+    name: 'ARW_AUTH_FAILURES_PER_MIN',
+    default: '10',
+    description: 'Failed admin logins per client address per minute before 429.',
+  },
 ]
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-function intVar(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number, problems: string[]): number {
+function intVar(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
   const value = Number(raw)
@@ -95,11 +132,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const tokenHash = env['ARW_ADMIN_TOKEN_SHA256']
   let adminTokenSha256: string | undefined
   if (tokenHash) {
-    if (!/^[0-9a-fA-F]{64}$/.test(tokenHash)) problems.push('ARW_ADMIN_TOKEN_SHA256: expected 64 hex characters')
+    if (!/^[0-9a-fA-F]{64}$/.test(tokenHash))
+      problems.push('ARW_ADMIN_TOKEN_SHA256: expected 64 hex characters')
     else adminTokenSha256 = tokenHash.toLowerCase()
   }
   if (token) {
-    if (token.length < 4) problems.push('ARW_ADMIN_TOKEN: too short (at least 4 characters; use 32 random bytes in production)')
+    if (token.length < 4)
+      problems.push('ARW_ADMIN_TOKEN: too short (at least 4 characters; use 32 random bytes in production)')
     else if (adminTokenSha256 && adminTokenSha256 !== sha256Hex(token)) {
       problems.push('ARW_ADMIN_TOKEN and ARW_ADMIN_TOKEN_SHA256 disagree; set only one')
     } else adminTokenSha256 = sha256Hex(token)
@@ -109,7 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`ARW_DURABILITY=${JSON.stringify(durability)}: expected commit or fsync`)
   }
   const logLevel = env['ARW_LOG_LEVEL'] || 'info'
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`ARW_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`)
+  if (!LOG_LEVELS.includes(logLevel))
+    problems.push(`ARW_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`)
   const config: Config = {
     host: env['ARW_HOST'] || '127.0.0.1',
     port: intVar(env, 'ARW_PORT', 8090, 0, 65535, problems),

@@ -10,7 +10,9 @@ export const toolRan = defineEvent({
   description:
     'The call record of one invoke, from any surface: which tool, who called, what policy decided, how it ended and how long it took. Inputs and outputs are kept when small, with secret-looking fields redacted.',
   payload: Type.Object({
-    tool: Type.String({ description: 'Resolved id@version, or the reference as given when it did not resolve.' }),
+    tool: Type.String({
+      description: 'Resolved id@version, or the reference as given when it did not resolve.',
+    }),
     outcome: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('cancelled')]),
     surface: Type.String({ description: 'http, mcp, cli, debug, nested, ...' }),
     duration_ms: Type.Number({ minimum: 0 }),
@@ -41,7 +43,10 @@ export const daemonStarted = defineEvent({
     version: Type.String(),
     pid: Type.Integer(),
     durability: Type.Union([Type.Literal('commit'), Type.Literal('fsync')]),
-    journal_head: Type.Integer({ minimum: 0, description: 'Last sequence id found in the journal at start.' }),
+    journal_head: Type.Integer({
+      minimum: 0,
+      description: 'Last sequence id found in the journal at start.',
+    }),
   }),
 })
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp, type BuildOptions } from './app.ts'
+import { type BuildOptions, buildApp } from './app.ts'
 import type { Config } from './config.ts'
 
 export interface RunningDaemon {
@@ -9,7 +9,10 @@ export interface RunningDaemon {
 }
 
 /** Builds the daemon and listens on the configured address. */
-export async function startDaemon(config: Config, options: Omit<BuildOptions, 'config'> = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  config: Config,
+  options: Omit<BuildOptions, 'config'> = {},
+): Promise<RunningDaemon> {
   const app = await buildApp({ ...options, config })
   await app.listen({ host: config.host, port: config.port })
   const address = app.server.address()
@@ -17,7 +20,12 @@ export async function startDaemon(config: Config, options: Omit<BuildOptions, 'c
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host}:${port}`
   app.log.info(
-    { url, state_dir: config.stateDir, durability: config.durability, admin: config.adminTokenSha256 ? 'token' : config.debug ? 'loopback (ARW_DEBUG=1)' : 'closed' },
+    {
+      url,
+      state_dir: config.stateDir,
+      durability: config.durability,
+      admin: config.adminTokenSha256 ? 'token' : config.debug ? 'loopback (ARW_DEBUG=1)' : 'closed',
+    },
     'arw daemon listening',
   )
   let closing: Promise<void> | undefined

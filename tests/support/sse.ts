@@ -25,7 +25,11 @@ export class SseReader {
     if (!res.body) throw new Error('no body')
     const parser = createParser({
       onEvent: (m: EventSourceMessage) => {
-        reader.frames.push({ id: m.id === undefined ? undefined : Number(m.id), event: m.event ?? 'message', data: JSON.parse(m.data) })
+        reader.frames.push({
+          id: m.id === undefined ? undefined : Number(m.id),
+          event: m.event ?? 'message',
+          data: JSON.parse(m.data),
+        })
         reader.#wake()
       },
       onComment: (c) => {
@@ -36,7 +40,8 @@ export class SseReader {
     const decoder = new TextDecoder()
     void (async () => {
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }))
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+          parser.feed(decoder.decode(chunk, { stream: true }))
       } catch {
         // aborted
       } finally {

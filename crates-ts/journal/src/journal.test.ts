@@ -106,7 +106,9 @@ describe('Store collections', () => {
     await c.put('b:1', { v: 3 })
     expect(c.get('a:1')).toEqual({ v: 1 })
     expect(c.range('a:').map((e) => e.key)).toEqual(['a:1', 'a:2'])
-    await Promise.all(Array.from({ length: 50 }, () => c.update('counter', (cur) => ({ v: (cur?.v ?? 0) + 1 }))))
+    await Promise.all(
+      Array.from({ length: 50 }, () => c.update('counter', (cur) => ({ v: (cur?.v ?? 0) + 1 }))),
+    )
     expect(c.get('counter')).toEqual({ v: 50 })
     await c.remove('a:1')
     expect(c.get('a:1')).toBeUndefined()

@@ -35,7 +35,10 @@ export class Journal {
 
   constructor(store: Store) {
     this.#store = store
-    this.#events = store.database<string>('journal', { encoding: 'string' }) as unknown as Database<string, number>
+    this.#events = store.database<string>('journal', { encoding: 'string' }) as unknown as Database<
+      string,
+      number
+    >
     this.#index = store.database<number>('journal_index') as unknown as Database<number, string>
     let last = 0
     for (const key of this.#events.getKeys({ reverse: true, limit: 1 })) last = key as number

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Database, type RootDatabase, open } from 'lmdb'
+import { type Database, open, type RootDatabase } from 'lmdb'
 
 /**
  * How far a write must get before it is acknowledged.
@@ -67,7 +67,10 @@ export class Store {
     const store = new Store(options.dir, durability, root)
     if (durability === 'commit') {
       // `sync` and `isOperational` exist on lmdb-js root databases but are missing from its types.
-      const env = root as unknown as { isOperational(): boolean; sync(callback: (error?: Error) => void): void }
+      const env = root as unknown as {
+        isOperational(): boolean
+        sync(callback: (error?: Error) => void): void
+      }
       store.#syncTimer = setInterval(() => {
         if (env.isOperational()) env.sync(() => {})
       }, COMMIT_SYNC_INTERVAL_MS)
@@ -77,7 +80,10 @@ export class Store {
   }
 
   /** Opens a raw LMDB sub-database (for the journal's own ordered-key layout). */
-  database<V = unknown>(name: string, options: { encoding?: 'json' | 'string' | 'msgpack' } = {}): Database<V, any> {
+  database<V = unknown>(
+    name: string,
+    options: { encoding?: 'json' | 'string' | 'msgpack' } = {},
+  ): Database<V, any> {
     return this.root.openDB<V, any>({ name, encoding: options.encoding ?? 'msgpack' })
   }
 

@@ -7,15 +7,20 @@ const DOC = new URL('../../../docs/errors.md', import.meta.url)
 
 describe('error catalog', () => {
   const doc = readFileSync(DOC, 'utf8')
-  const documentedCodes = [...doc.matchAll(/^### `([a-z_]+)`$/gm)].map((m) => m[1])
-  const documentedEntries = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \|/gm)].map((m) => ({ name: m[1], status: Number(m[2]) }))
+  const documentedCodes = [...doc.matchAll(/^###\s+`([a-z_]+)`\s*$/gm)].map((m) => m[1])
+  const documentedEntries = [...doc.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((m) => ({
+    name: m[1],
+    status: Number(m[2]),
+  }))
 
   it('documents every code in docs/errors.md, and documents no code that does not exist', () => {
     expect([...documentedCodes].sort()).toEqual([...PROBLEM_CODES].sort())
   })
 
   it('documents every catalog entry with its status, and no entry that does not exist', () => {
-    const actual = CATALOG.map((e) => ({ name: e.name, status: e.status })).sort((a, b) => a.name.localeCompare(b.name))
+    const actual = CATALOG.map((e) => ({ name: e.name, status: e.status })).sort((a, b) =>
+      a.name.localeCompare(b.name),
+    )
     const documented = [...documentedEntries].sort((a, b) => a.name!.localeCompare(b.name!))
     expect(documented).toEqual(actual)
   })

@@ -86,7 +86,13 @@ export const ERRORS = {
   forbidden: entry('forbidden', 'forbidden', 403, 'Forbidden', '{reason}'),
   // not_found
   route_not_found: entry('route_not_found', 'not_found', 404, 'Not found', 'No route for {method} {path}'),
-  tool_not_found: entry('tool_not_found', 'not_found', 404, 'Unknown tool', 'No tool is registered as "{id}"'),
+  tool_not_found: entry(
+    'tool_not_found',
+    'not_found',
+    404,
+    'Unknown tool',
+    'No tool is registered as "{id}"',
+  ),
   tool_version_not_found: entry(
     'tool_version_not_found',
     'not_found',
@@ -139,7 +145,13 @@ export const ERRORS = {
   timeout: entry('timeout', 'timeout', 504, 'Timed out', '{tool} did not finish within {timeoutMs} ms'),
   // unavailable
   unavailable: entry('unavailable', 'unavailable', 503, 'Service unavailable', '{reason}'),
-  cancelled: entry('cancelled', 'unavailable', 503, 'Call cancelled', 'The call to {tool} was cancelled before it finished'),
+  cancelled: entry(
+    'cancelled',
+    'unavailable',
+    503,
+    'Call cancelled',
+    'The call to {tool} was cancelled before it finished',
+  ),
   // upstream_error
   upstream_error: entry('upstream_error', 'upstream_error', 502, 'Upstream error', '{reason}'),
   // internal_error: a fault of this server, never of the request. Details stay in the journal.

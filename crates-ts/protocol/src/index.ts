@@ -7,8 +7,8 @@ export {
   SEVERITIES,
   type Severity,
 } from './event.ts'
-export { type Principal, SYSTEM_PRINCIPAL } from './principal.ts'
 export { decodeCursor, encodeCursor, type Page, pageOf } from './page.ts'
+export { type Principal, SYSTEM_PRINCIPAL } from './principal.ts'
 export {
   type FieldError,
   isProblemError,

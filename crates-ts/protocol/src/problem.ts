@@ -49,7 +49,11 @@ export class ProblemError extends Error {
   readonly status: number
   readonly statusCode: number
 
-  constructor(entry: CatalogEntry, params: Readonly<Record<string, unknown>> = {}, extras: ProblemExtras = {}) {
+  constructor(
+    entry: CatalogEntry,
+    params: Readonly<Record<string, unknown>> = {},
+    extras: ProblemExtras = {},
+  ) {
     super(renderDetail(entry.detail, params))
     this.name = 'ProblemError'
     this.entry = entry

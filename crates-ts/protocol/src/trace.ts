@@ -43,7 +43,13 @@ export function parseTraceparent(header: string | undefined): TraceContext | und
   if (!header) return undefined
   const match = TRACEPARENT.exec(header.trim().toLowerCase())
   if (!match) return undefined
-  const [, version, traceId, parentSpanId, flags] = match as unknown as [string, string, string, string, string]
+  const [, version, traceId, parentSpanId, flags] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ]
   // Version ff is forbidden; the all-zero ids are invalid by the spec.
   if (version === 'ff' || traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return undefined
   // A future version may append fields; version 00 must have exactly four.

@@ -63,16 +63,25 @@ describe('Registry', () => {
 
   it('falls back to the newest experimental version when no stable one exists', () => {
     const registry = new Registry()
-    registry.addTools([tool('e.x', '0.1.0', { stability: 'experimental' }), tool('e.x', '0.2.0', { stability: 'experimental' })])
+    registry.addTools([
+      tool('e.x', '0.1.0', { stability: 'experimental' }),
+      tool('e.x', '0.2.0', { stability: 'experimental' }),
+    ])
     expect(registry.resolve('e.x').id).toBe('e.x@0.2.0')
   })
 
   it('answers distinct problems for a bad id, an unknown tool and an unknown version', () => {
     const registry = new Registry()
     registry.addTools([tool('k.v', '1.0.0')])
-    expect(() => registry.resolve('NOT AN ID')).toThrow(expect.objectContaining({ code: 'validation_failed' }))
-    expect(() => registry.resolve('no.such')).toThrow(expect.objectContaining({ code: 'not_found', message: expect.stringMatching(/No tool/) }))
-    expect(() => registry.resolve('k.v@9.9.9')).toThrow(expect.objectContaining({ message: expect.stringMatching(/available: 1\.0\.0/) }))
+    expect(() => registry.resolve('NOT AN ID')).toThrow(
+      expect.objectContaining({ code: 'validation_failed' }),
+    )
+    expect(() => registry.resolve('no.such')).toThrow(
+      expect.objectContaining({ code: 'not_found', message: expect.stringMatching(/No tool/) }),
+    )
+    expect(() => registry.resolve('k.v@9.9.9')).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/available: 1\.0\.0/) }),
+    )
   })
 
   it('tells listeners what changed', () => {

@@ -99,7 +99,8 @@ export class Registry {
         problems.push(`${label}: risk must be one of ${RISKS.join(', ')}`)
       }
       for (const code of spec?.errors ?? []) {
-        if (!(PROBLEM_CODES as readonly string[]).includes(code)) problems.push(`${label}: unknown error code ${code}`)
+        if (!(PROBLEM_CODES as readonly string[]).includes(code))
+          problems.push(`${label}: unknown error code ${code}`)
       }
       if (spec?.timeoutMs !== undefined && !(Number.isInteger(spec.timeoutMs) && spec.timeoutMs > 0)) {
         problems.push(`${label}: timeoutMs must be a positive integer`)
@@ -174,7 +175,8 @@ export class Registry {
     for (const [index, spec] of specs.entries()) {
       const label = spec?.kind ?? `event #${index}`
       const before = problems.length
-      if (typeof spec?.kind !== 'string' || !isToolName(spec.kind)) problems.push(`${label}: kind must be a dotted name`)
+      if (typeof spec?.kind !== 'string' || !isToolName(spec.kind))
+        problems.push(`${label}: kind must be a dotted name`)
       if (typeof spec?.version !== 'string' || !parseSemver(spec.version)) {
         problems.push(`${label}: version must be semver`)
       }
@@ -225,7 +227,11 @@ export class Registry {
   current(name: string): RegisteredTool | undefined {
     const list = this.#byName.get(name)
     if (!list || list.length === 0) return undefined
-    return list.find((t) => t.stability === 'stable') ?? list.find((t) => t.stability === 'experimental') ?? list[0]
+    return (
+      list.find((t) => t.stability === 'stable') ??
+      list.find((t) => t.stability === 'experimental') ??
+      list[0]
+    )
   }
 
   /** Tools a bare name resolves to, one per name (what MCP clients list without a version). */
@@ -277,7 +283,9 @@ export class Registry {
 
   #changed(added: string[], removed: string[]): void {
     this.#sortedTools = [...this.#tools.values()].sort(compareTools)
-    this.#sortedEvents = [...this.#events.values()].sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0))
+    this.#sortedEvents = [...this.#events.values()].sort((a, b) =>
+      a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0,
+    )
     this.#revision++
     if (added.length === 0 && removed.length === 0) return
     for (const listener of this.#listeners) listener({ added, removed, revision: this.#revision })

@@ -41,7 +41,8 @@ function unionMessage(schema: TSchema | undefined): string | undefined {
   const branches = (schema as { anyOf?: unknown[] } | undefined)?.anyOf
   if (!Array.isArray(branches)) return undefined
   const consts = branches.map((b) => (b as { const?: unknown }).const)
-  if (consts.every((c) => c !== undefined)) return `must be one of ${consts.map((c) => JSON.stringify(c)).join(', ')}`
+  if (consts.every((c) => c !== undefined))
+    return `must be one of ${consts.map((c) => JSON.stringify(c)).join(', ')}`
   return undefined
 }
 
@@ -62,7 +63,9 @@ export function compileValidator(schema: TSchema): Validator {
     check: (value) => compiled.Check(value),
     errors(value) {
       const raw = compiled.Errors(value) as unknown as RawError[]
-      const unions = raw.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath)
+      const unions = raw
+        .filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf')
+        .map((e) => e.schemaPath)
       const extraProps = new Set<string>()
       const out: FieldError[] = []
       for (const e of raw) {
@@ -86,7 +89,11 @@ export function compileValidator(schema: TSchema): Validator {
           const names = (e.params['requiredProperties'] as string[] | undefined) ?? []
           if (names.length > 0) {
             for (const name of names) {
-              out.push({ pointer: `${e.instancePath}/${escapePointer(name)}`, message: 'is required', keyword: 'required' })
+              out.push({
+                pointer: `${e.instancePath}/${escapePointer(name)}`,
+                message: 'is required',
+                keyword: 'required',
+              })
             }
             continue
           }

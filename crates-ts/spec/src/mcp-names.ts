@@ -1,4 +1,4 @@
-import type { Registry, RegisteredTool } from '@arw/registry'
+import type { RegisteredTool, Registry } from '@arw/registry'
 
 /**
  * MCP tool names allow only 1-128 of [A-Za-z0-9_.-], so `memory.probe@1.0.0` cannot be one.

@@ -27,14 +27,22 @@ export class Admission {
       this.#buckets.set(tool.id, bucket)
       if (bucket.tokens < 1) {
         const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerSecond))
-        throw new ProblemError(ERRORS.rate_limited, { scope: tool.id, retryAfter }, { retry_after: retryAfter })
+        throw new ProblemError(
+          ERRORS.rate_limited,
+          { scope: tool.id, retryAfter },
+          { retry_after: retryAfter },
+        )
       }
       bucket.tokens -= 1
     }
     if (maxConcurrent === undefined) return noop
     const running = this.#running.get(tool.id) ?? 0
     if (running >= maxConcurrent) {
-      throw new ProblemError(ERRORS.concurrency_limited, { tool: tool.id, limit: maxConcurrent }, { retry_after: 1 })
+      throw new ProblemError(
+        ERRORS.concurrency_limited,
+        { tool: tool.id, limit: maxConcurrent },
+        { retry_after: 1 },
+      )
     }
     this.#running.set(tool.id, running + 1)
     let released = false

@@ -135,10 +135,13 @@ export class Pipeline {
         )
       }
       if ((request.depth ?? 0) > MAX_DEPTH) {
-        throw new ProblemError(ERRORS.policy_denied, { reason: `nested calls deeper than ${MAX_DEPTH} are refused` })
+        throw new ProblemError(ERRORS.policy_denied, {
+          reason: `nested calls deeper than ${MAX_DEPTH} are refused`,
+        })
       }
       decision = await this.policy({ principal: request.principal, tool, input, surface: request.surface })
-      if (decision.decision === 'deny') throw new ProblemError(ERRORS.policy_denied, { reason: decision.reason })
+      if (decision.decision === 'deny')
+        throw new ProblemError(ERRORS.policy_denied, { reason: decision.reason })
       if (decision.decision === 'needs_approval') {
         const approved = await this.approvals({
           principal: request.principal,
@@ -160,7 +163,10 @@ export class Pipeline {
       }
       if (!tool.outputValidator.check(output)) {
         const errors = tool.outputValidator.errors(output)
-        this.#log.error({ tool: tool.id, trace_id: request.trace.traceId, errors }, 'tool output failed its schema')
+        this.#log.error(
+          { tool: tool.id, trace_id: request.trace.traceId, errors },
+          'tool output failed its schema',
+        )
         throw new ProblemError(ERRORS.output_invalid, { tool: tool.id })
       }
       const duration_ms = roundMs(performance.now() - started)
@@ -180,7 +186,15 @@ export class Pipeline {
           }),
         }),
       ]
-      if (idem) writes.push(this.#idempotency.save(idem.scope, { fingerprint: idem.fingerprint, status: 200, body: result, created: Date.now() }))
+      if (idem)
+        writes.push(
+          this.#idempotency.save(idem.scope, {
+            fingerprint: idem.fingerprint,
+            status: 200,
+            body: result,
+            created: Date.now(),
+          }),
+        )
       await Promise.all(writes)
       return { result, tool, replayed: false }
     } catch (error) {
@@ -213,7 +227,9 @@ export class Pipeline {
     stopped.catch(() => {})
     try {
       return await Promise.race([
-        Promise.resolve().then(() => tool.handler(input as never, this.#context(tool, request, controller.signal))),
+        Promise.resolve().then(() =>
+          tool.handler(input as never, this.#context(tool, request, controller.signal)),
+        ),
         stopped,
       ])
     } finally {
@@ -233,7 +249,9 @@ export class Pipeline {
         const declared = this.registry.event(kind)
         if (!declared) throw new Error(`event kind ${kind} is not declared`)
         if (!declared.validator.check(payload)) {
-          throw new Error(`event ${kind} payload does not match its schema: ${JSON.stringify(declared.validator.errors(payload))}`)
+          throw new Error(
+            `event ${kind} payload does not match its schema: ${JSON.stringify(declared.validator.errors(payload))}`,
+          )
         }
         await this.journal.append({
           kind,
@@ -325,18 +343,32 @@ export class Pipeline {
         span_id: request.trace.spanId,
         ...(request.taskId ? { task_id: request.taskId } : {}),
         actor: actorOf(request.principal),
-        payload: this.#payload(request, tool?.id ?? request.ref, cancelled ? 'cancelled' : 'error', duration_ms, decision, {
-          code: problem.code,
-          status: problem.status,
-          error: internal,
-          input: executed ? recordValue(request.input) : undefined,
-        }),
+        payload: this.#payload(
+          request,
+          tool?.id ?? request.ref,
+          cancelled ? 'cancelled' : 'error',
+          duration_ms,
+          decision,
+          {
+            code: problem.code,
+            status: problem.status,
+            error: internal,
+            input: executed ? recordValue(request.input) : undefined,
+          },
+        ),
       }),
     ]
     // Only answers the handler produced are replayed; refusals before it ran and server faults
     // (timeouts, internal errors) leave the key free for a retry.
     if (idem && executed && problem.status < 500 && !cancelled) {
-      writes.push(this.#idempotency.save(idem.scope, { fingerprint: idem.fingerprint, status: problem.status, body: problem, created: Date.now() }))
+      writes.push(
+        this.#idempotency.save(idem.scope, {
+          fingerprint: idem.fingerprint,
+          status: problem.status,
+          body: problem,
+          created: Date.now(),
+        }),
+      )
     }
     try {
       await Promise.all(writes)

@@ -32,4 +32,6 @@ export interface ApprovalOutcome {
  * (possibly edited) input once a human approved, or throws a problem (approval_required with the
  * approval id for callers that should come back, policy_denied when rejected).
  */
-export type ApprovalGate = (request: PolicyRequest & { reason: string; trace_id: string }) => Promise<ApprovalOutcome>
+export type ApprovalGate = (
+  request: PolicyRequest & { reason: string; trace_id: string },
+) => Promise<ApprovalOutcome>

@@ -5,14 +5,16 @@
  */
 export const RECORD_VALUE_LIMIT = 4096
 
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|authori[sz]ation|cookie|private[-_]?key|credential/i
+const SECRET_KEY =
+  /pass(word|phrase)?|secret|token|api[-_]?key|authori[sz]ation|cookie|private[-_]?key|credential/i
 
 export function redact(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value
   if (depth > 32) return '[too deep]'
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1))
   const out: Record<string, unknown> = {}
-  for (const [key, v] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(v, depth + 1)
+  for (const [key, v] of Object.entries(value))
+    out[key] = SECRET_KEY.test(key) ? '[redacted]' : redact(v, depth + 1)
   return out
 }
 

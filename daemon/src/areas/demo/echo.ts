@@ -7,7 +7,10 @@ export const demoEcho = defineTool({
   version: '1.0.0',
   title: 'Echo text',
   description: 'Returns the text it was given, unchanged. Use it to check that a client reaches the daemon.',
-  input: Type.Object({ text: Type.String({ maxLength: 65536, description: 'Text to send back.' }) }, { additionalProperties: false }),
+  input: Type.Object(
+    { text: Type.String({ maxLength: 65536, description: 'Text to send back.' }) },
+    { additionalProperties: false },
+  ),
   output: Type.Object({ text: Type.String() }, { additionalProperties: false }),
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['demo'],

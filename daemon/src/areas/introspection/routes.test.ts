@@ -13,33 +13,65 @@ describe('introspection', () => {
   it('GET /healthz answers without a token', async () => {
     const res = await d.app.inject({ url: '/healthz' })
     expect(res.statusCode).toBe(200)
-    expect(res.json()).toMatchObject({ status: 'ok', version: expect.any(String), durability: 'commit', journal_head: expect.any(Number) })
+    expect(res.json()).toMatchObject({
+      status: 'ok',
+      version: expect.any(String),
+      durability: 'commit',
+      journal_head: expect.any(Number),
+    })
   })
 
   it('lists every tool with its metadata, sorted', async () => {
     const res = await d.app.inject({ url: '/admin/introspect/tools', headers: d.admin })
     const tools = res.json() as Array<{ id: string; current: boolean; stability: string; risk: string }>
     const ids = tools.map((t) => t.id)
-    for (const id of ['demo.echo@1.0.0', 'memory.probe@1.0.0', 'introspect.tools@1.0.0', 'hash.digest@1.0.0', 'time.now@1.0.0', 'text.stats@1.0.0']) {
+    for (const id of [
+      'demo.echo@1.0.0',
+      'memory.probe@1.0.0',
+      'introspect.tools@1.0.0',
+      'hash.digest@1.0.0',
+      'time.now@1.0.0',
+      'text.stats@1.0.0',
+    ]) {
       expect(ids).toContain(id)
     }
     expect([...ids].sort()).toEqual(ids)
-    expect(tools.find((t) => t.id === 'memory.probe@1.0.0')).toMatchObject({ current: true, stability: 'stable', risk: 'low', hints: { readOnly: true } })
+    expect(tools.find((t) => t.id === 'memory.probe@1.0.0')).toMatchObject({
+      current: true,
+      stability: 'stable',
+      risk: 'low',
+      hints: { readOnly: true },
+    })
   })
 
   it('serves the schemas of a tool by id with or without version', async () => {
-    const withVersion = await d.app.inject({ url: '/admin/introspect/schemas/memory.probe@1.0.0', headers: d.admin })
+    const withVersion = await d.app.inject({
+      url: '/admin/introspect/schemas/memory.probe@1.0.0',
+      headers: d.admin,
+    })
     expect(withVersion.statusCode).toBe(200)
-    expect(withVersion.json()).toMatchObject({ id: 'memory.probe@1.0.0', input: { type: 'object' }, output: { type: 'object', properties: { process: expect.any(Object) } } })
+    expect(withVersion.json()).toMatchObject({
+      id: 'memory.probe@1.0.0',
+      input: { type: 'object' },
+      output: { type: 'object', properties: { process: expect.any(Object) } },
+    })
     const bare = await d.app.inject({ url: '/admin/introspect/schemas/memory.probe', headers: d.admin })
     expect(bare.json().id).toBe('memory.probe@1.0.0')
-    const missing = await d.app.inject({ url: '/admin/introspect/schemas/memory.probe@3.0.0', headers: d.admin })
+    const missing = await d.app.inject({
+      url: '/admin/introspect/schemas/memory.probe@3.0.0',
+      headers: d.admin,
+    })
     expect(missing.statusCode).toBe(404)
   })
 
   it('probe returns what the journal knows of a task, by step', async () => {
     for (const step of ['a', 'b']) {
-      await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: d.admin, payload: { input: { text: step }, task_id: 'probe-task', step } })
+      await d.app.inject({
+        method: 'POST',
+        url: '/tools/demo.echo:invoke',
+        headers: d.admin,
+        payload: { input: { text: step }, task_id: 'probe-task', step },
+      })
     }
     const all = await d.app.inject({ url: '/admin/probe?task_id=probe-task', headers: d.admin })
     expect(all.json()).toMatchObject({ task_id: 'probe-task', count: 2 })
@@ -70,13 +102,24 @@ describe('first-party tools', () => {
     const res = await call('introspect.tools', { query: 'hash' })
     expect(res.json().output.tools.map((t: { id: string }) => t.id)).toEqual(['hash.digest@1.0.0'])
     const byCap = await call('introspect.tools', { capability: 'introspection' })
-    expect(byCap.json().output.tools.map((t: { id: string }) => t.id)).toEqual(['introspect.tools@1.0.0', 'memory.probe@1.0.0'])
+    expect(byCap.json().output.tools.map((t: { id: string }) => t.id)).toEqual([
+      'introspect.tools@1.0.0',
+      'memory.probe@1.0.0',
+    ])
   })
 
   it('hash.digest hashes text and bytes and refuses both at once', async () => {
     const text = await call('hash.digest', { text: 'abc' })
-    expect(text.json().output).toEqual({ algorithm: 'sha256', encoding: 'hex', digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', bytes: 3 })
-    const bytes = await call('hash.digest', { base64: Buffer.from('abc').toString('base64'), algorithm: 'md5' })
+    expect(text.json().output).toEqual({
+      algorithm: 'sha256',
+      encoding: 'hex',
+      digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+      bytes: 3,
+    })
+    const bytes = await call('hash.digest', {
+      base64: Buffer.from('abc').toString('base64'),
+      algorithm: 'md5',
+    })
     expect(bytes.json().output.digest).toBe('900150983cd24fb0d6963f7d28e17f72')
     const both = await call('hash.digest', { text: 'a', base64: 'YQ==' })
     expect(both.statusCode).toBe(400)
@@ -84,7 +127,14 @@ describe('first-party tools', () => {
 
   it('time.now converts an instant to a zone', async () => {
     const res = await call('time.now', { zone: 'Asia/Tokyo', at: '2026-03-01T12:00:00Z' })
-    expect(res.json().output).toEqual({ iso: '2026-03-01T12:00:00.000Z', epoch_ms: Date.parse('2026-03-01T12:00:00Z'), zone: 'Asia/Tokyo', local: '2026-03-01T21:00:00', offset: '+09:00', weekday: 'Sunday' })
+    expect(res.json().output).toEqual({
+      iso: '2026-03-01T12:00:00.000Z',
+      epoch_ms: Date.parse('2026-03-01T12:00:00Z'),
+      zone: 'Asia/Tokyo',
+      local: '2026-03-01T21:00:00',
+      offset: '+09:00',
+      weekday: 'Sunday',
+    })
     const bad = await call('time.now', { zone: 'Mars/Olympus' })
     expect(bad.statusCode).toBe(400)
     expect(bad.json().errors[0].pointer).toBe('/input/zone')
@@ -93,15 +143,30 @@ describe('first-party tools', () => {
   it('text.stats counts graphemes, bytes, words, lines and sentences', async () => {
     const text = 'Héllo wörld. Ça va?\nSecond line 👍🏽'
     const res = await call('text.stats', { text })
-    expect(res.json().output).toMatchObject({ words: 6, lines: 2, sentences: 3, utf8_bytes: Buffer.byteLength(text) })
+    expect(res.json().output).toMatchObject({
+      words: 6,
+      lines: 2,
+      sentences: 3,
+      utf8_bytes: Buffer.byteLength(text),
+    })
     expect(res.json().output.graphemes).toBeLessThan(res.json().output.code_points)
   })
 })
 
 describe('GET /admin/introspect/stats', () => {
   it('counts hits, errors and latency per route and per tool, and events by kind', async () => {
-    await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: d.admin, payload: { input: { text: 'a' } } })
-    await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: d.admin, payload: { input: { text: 1 } } })
+    await d.app.inject({
+      method: 'POST',
+      url: '/tools/demo.echo:invoke',
+      headers: d.admin,
+      payload: { input: { text: 'a' } },
+    })
+    await d.app.inject({
+      method: 'POST',
+      url: '/tools/demo.echo:invoke',
+      headers: d.admin,
+      payload: { input: { text: 1 } },
+    })
     const res = await d.app.inject({ url: '/admin/introspect/stats', headers: d.admin })
     expect(res.statusCode).toBe(200)
     const stats = res.json()

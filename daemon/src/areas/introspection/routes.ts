@@ -95,11 +95,19 @@ export const probeRoute = defineRoute({
       throw new ProblemError(ERRORS.bad_request, { reason: 'give task_id or trace_id' })
     }
     const limit = q.limit ?? 200
-    let events = q.task_id ? services.journal.byTask(q.task_id, 10_000) : services.journal.byTrace(q.trace_id!, 10_000)
+    let events = q.task_id
+      ? services.journal.byTask(q.task_id, 10_000)
+      : services.journal.byTrace(q.trace_id!, 10_000)
     if (q.task_id && q.trace_id) events = events.filter((e) => e.trace_id === q.trace_id)
     if (q.step) events = events.filter((e) => (e.payload as { step?: string } | undefined)?.step === q.step)
     events = events.slice(0, limit)
-    return { task_id: q.task_id ?? null, trace_id: q.trace_id ?? null, step: q.step ?? null, count: events.length, events }
+    return {
+      task_id: q.task_id ?? null,
+      trace_id: q.trace_id ?? null,
+      step: q.step ?? null,
+      count: events.length,
+      events,
+    }
   },
 })
 
@@ -109,7 +117,8 @@ export const statsRoute = defineRoute({
     path: '/admin/introspect/stats',
     operationId: 'stats',
     summary: 'Per-route and per-tool metrics, and event totals',
-    description: 'Since daemon start: hits, errors and latency (EWMA, last, max in ms) per route and per tool, and events by kind.',
+    description:
+      'Since daemon start: hits, errors and latency (EWMA, last, max in ms) per route and per tool, and events by kind.',
     tags: ['introspection'],
     auth: 'admin',
     responses: { 200: { description: 'The counters.', schema: StatsSnapshot } },

@@ -7,7 +7,10 @@ const ALPHA = 0.2
 export const Metric = Type.Object({
   name: Type.String(),
   hits: Type.Integer({ minimum: 0 }),
-  errors: Type.Integer({ minimum: 0, description: 'Answers with status >= 400 (routes) or outcomes other than ok (tools).' }),
+  errors: Type.Integer({
+    minimum: 0,
+    description: 'Answers with status >= 400 (routes) or outcomes other than ok (tools).',
+  }),
   ewma_ms: Type.Number({ minimum: 0 }),
   last_ms: Type.Number({ minimum: 0 }),
   max_ms: Type.Number({ minimum: 0 }),

@@ -11,7 +11,12 @@ export const ToolSummary = Type.Object(
     description: Type.String(),
     stability: Type.Union([Type.Literal('stable'), Type.Literal('experimental'), Type.Literal('deprecated')]),
     current: Type.Boolean({ description: 'True when the bare name resolves to this version.' }),
-    risk: Type.Union([Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('critical')]),
+    risk: Type.Union([
+      Type.Literal('low'),
+      Type.Literal('medium'),
+      Type.Literal('high'),
+      Type.Literal('critical'),
+    ]),
     hints: Type.Object({
       readOnly: Type.Optional(Type.Boolean()),
       destructive: Type.Optional(Type.Boolean()),

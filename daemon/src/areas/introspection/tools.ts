@@ -68,13 +68,18 @@ export function introspectTools(registry: Registry) {
       'Lists the registered tools with their versions, stability, risk, hints and capabilities. Filter by a text query, a capability, or include every version rather than only the current ones.',
     input: Type.Object(
       {
-        query: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive text in id, title or description.' })),
+        query: Type.Optional(
+          Type.String({ maxLength: 200, description: 'Case-insensitive text in id, title or description.' }),
+        ),
         capability: Type.Optional(Type.String({ maxLength: 100 })),
         all_versions: Type.Optional(Type.Boolean({ default: false })),
       },
       { additionalProperties: false },
     ),
-    output: Type.Object({ tools: Type.Array(ToolSummary), count: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }),
+    output: Type.Object(
+      { tools: Type.Array(ToolSummary), count: Type.Integer({ minimum: 0 }) },
+      { additionalProperties: false },
+    ),
     hints: { readOnly: true, idempotent: true, openWorld: false },
     capabilities: ['introspection'],
     timeoutMs: 1000,

@@ -15,9 +15,24 @@ export const hashDigest = defineTool({
   input: Type.Object(
     {
       text: Type.Optional(Type.String({ maxLength: 1_000_000, description: 'Text to hash, as UTF-8.' })),
-      base64: Type.Optional(Type.String({ maxLength: 1_400_000, pattern: '^[A-Za-z0-9+/]*={0,2}$', description: 'Bytes to hash, base64.' })),
-      algorithm: Type.Optional(Type.Union(ALGORITHMS.map((a) => Type.Literal(a)), { default: 'sha256' })),
-      encoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64'), Type.Literal('base64url')], { default: 'hex' })),
+      base64: Type.Optional(
+        Type.String({
+          maxLength: 1_400_000,
+          pattern: '^[A-Za-z0-9+/]*={0,2}$',
+          description: 'Bytes to hash, base64.',
+        }),
+      ),
+      algorithm: Type.Optional(
+        Type.Union(
+          ALGORITHMS.map((a) => Type.Literal(a)),
+          { default: 'sha256' },
+        ),
+      ),
+      encoding: Type.Optional(
+        Type.Union([Type.Literal('hex'), Type.Literal('base64'), Type.Literal('base64url')], {
+          default: 'hex',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -36,13 +51,23 @@ export const hashDigest = defineTool({
   timeoutMs: 5000,
   handler: (input) => {
     if ((input.text === undefined) === (input.base64 === undefined)) {
-      throw new ProblemError(ERRORS.bad_request, { reason: 'give exactly one of text or base64' }, {
-        errors: [{ pointer: '/input', message: 'needs exactly one of text or base64', keyword: 'oneOf' }],
-      })
+      throw new ProblemError(
+        ERRORS.bad_request,
+        { reason: 'give exactly one of text or base64' },
+        {
+          errors: [{ pointer: '/input', message: 'needs exactly one of text or base64', keyword: 'oneOf' }],
+        },
+      )
     }
-    const data = input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64!, 'base64')
+    const data =
+      input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64!, 'base64')
     const algorithm = input.algorithm ?? 'sha256'
     const encoding = input.encoding ?? 'hex'
-    return { algorithm, encoding, digest: createHash(algorithm).update(data).digest(encoding), bytes: data.length }
+    return {
+      algorithm,
+      encoding,
+      digest: createHash(algorithm).update(data).digest(encoding),
+      bytes: data.length,
+    }
   },
 })

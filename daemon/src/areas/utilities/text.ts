@@ -27,7 +27,14 @@ export const textStats = defineTool({
     const count = (granularity: 'grapheme' | 'word' | 'sentence') => {
       let n = 0
       for (const segment of new Intl.Segmenter('en', { granularity }).segment(text)) {
-        if (granularity === 'word' ? segment.isWordLike : granularity === 'sentence' ? segment.segment.trim() !== '' : true) n++
+        if (
+          granularity === 'word'
+            ? segment.isWordLike
+            : granularity === 'sentence'
+              ? segment.segment.trim() !== ''
+              : true
+        )
+          n++
       }
       return n
     }

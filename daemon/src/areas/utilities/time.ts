@@ -13,7 +13,10 @@ function validZone(zone: string): boolean {
 
 /** Offset of `zone` from UTC at `date`, as +HH:MM. */
 function offsetOf(date: Date, zone: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' }).formatToParts(date)
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    timeZoneName: 'longOffset',
+  }).formatToParts(date)
   const name = parts.find((p) => p.type === 'timeZoneName')?.value ?? 'GMT'
   const match = /GMT([+-]\d{2}:\d{2})?/.exec(name)
   return match?.[1] ?? '+00:00'
@@ -28,8 +31,12 @@ export const timeNow = defineTool({
     'Returns the current instant (or a given one) as RFC 3339 UTC, Unix milliseconds, and the local wall-clock time in an IANA time zone.',
   input: Type.Object(
     {
-      zone: Type.Optional(Type.String({ default: 'UTC', maxLength: 64, description: 'IANA time zone, e.g. Europe/Paris.' })),
-      at: Type.Optional(Type.String({ format: 'date-time', description: 'Instant to convert instead of now (RFC 3339).' })),
+      zone: Type.Optional(
+        Type.String({ default: 'UTC', maxLength: 64, description: 'IANA time zone, e.g. Europe/Paris.' }),
+      ),
+      at: Type.Optional(
+        Type.String({ format: 'date-time', description: 'Instant to convert instead of now (RFC 3339).' }),
+      ),
     },
     { additionalProperties: false },
   ),
@@ -50,15 +57,23 @@ export const timeNow = defineTool({
   timeoutMs: 1000,
   handler: ({ zone = 'UTC', at }) => {
     if (!validZone(zone)) {
-      throw new ProblemError(ERRORS.bad_request, { reason: `unknown time zone ${JSON.stringify(zone)}` }, {
-        errors: [{ pointer: '/input/zone', message: 'is not an IANA time zone', keyword: 'format' }],
-      })
+      throw new ProblemError(
+        ERRORS.bad_request,
+        { reason: `unknown time zone ${JSON.stringify(zone)}` },
+        {
+          errors: [{ pointer: '/input/zone', message: 'is not an IANA time zone', keyword: 'format' }],
+        },
+      )
     }
     const date = at === undefined ? new Date() : new Date(at)
     if (Number.isNaN(date.getTime())) {
-      throw new ProblemError(ERRORS.bad_request, { reason: 'at is not a valid instant' }, {
-        errors: [{ pointer: '/input/at', message: 'is not an RFC 3339 date-time', keyword: 'format' }],
-      })
+      throw new ProblemError(
+        ERRORS.bad_request,
+        { reason: 'at is not a valid instant' },
+        {
+          errors: [{ pointer: '/input/at', message: 'is not an RFC 3339 date-time', keyword: 'format' }],
+        },
+      )
     }
     const fmt = new Intl.DateTimeFormat('en-CA', {
       timeZone: zone,

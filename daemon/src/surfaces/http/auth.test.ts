@@ -5,15 +5,24 @@ describe('admin gating', () => {
   it('accepts the token in X-ARW-Admin or as a Bearer token, and refuses a wrong or missing one', async () => {
     const d = await testDaemon({ token: 'right-token' })
     try {
-      const ok1 = await d.app.inject({ url: '/admin/introspect/tools', headers: { 'x-arw-admin': 'right-token' } })
-      const ok2 = await d.app.inject({ url: '/admin/introspect/tools', headers: { authorization: 'Bearer right-token' } })
+      const ok1 = await d.app.inject({
+        url: '/admin/introspect/tools',
+        headers: { 'x-arw-admin': 'right-token' },
+      })
+      const ok2 = await d.app.inject({
+        url: '/admin/introspect/tools',
+        headers: { authorization: 'Bearer right-token' },
+      })
       expect(ok1.statusCode).toBe(200)
       expect(ok2.statusCode).toBe(200)
       const missing = await d.app.inject({ url: '/admin/introspect/tools' })
       expect(missing.statusCode).toBe(401)
       expect(missing.headers['www-authenticate']).toBe('Bearer realm="arw"')
       expect(missing.json()).toMatchObject({ code: 'unauthorized' })
-      const wrong = await d.app.inject({ url: '/admin/introspect/tools', headers: { 'x-arw-admin': 'wrong-token' } })
+      const wrong = await d.app.inject({
+        url: '/admin/introspect/tools',
+        headers: { 'x-arw-admin': 'wrong-token' },
+      })
       expect(wrong.statusCode).toBe(401)
       expect(wrong.body).not.toContain('wrong-token')
     } finally {
@@ -44,7 +53,11 @@ describe('admin gating', () => {
       const res = await d.app.inject({ url: '/admin/introspect/tools' })
       expect(res.statusCode).toBe(403)
       expect(res.json()).toMatchObject({ code: 'forbidden', type: 'urn:arw:problem:admin_disabled' })
-      const invoke = await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', payload: { input: { text: 'a' } } })
+      const invoke = await d.app.inject({
+        method: 'POST',
+        url: '/tools/demo.echo:invoke',
+        payload: { input: { text: 'a' } },
+      })
       expect(invoke.statusCode).toBe(403)
       expect((await d.app.inject({ url: '/healthz' })).statusCode).toBe(200)
     } finally {
@@ -55,9 +68,15 @@ describe('admin gating', () => {
   it('opens admin routes to loopback callers only, with ARW_DEBUG=1 and no token', async () => {
     const d = await testDaemon({ token: null, config: { debug: true } })
     try {
-      expect((await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '127.0.0.1' })).statusCode).toBe(200)
-      expect((await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '::1' })).statusCode).toBe(200)
-      expect((await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '192.168.1.20' })).statusCode).toBe(403)
+      expect(
+        (await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '127.0.0.1' })).statusCode,
+      ).toBe(200)
+      expect((await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '::1' })).statusCode).toBe(
+        200,
+      )
+      expect(
+        (await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '192.168.1.20' })).statusCode,
+      ).toBe(403)
     } finally {
       await d.close()
     }
@@ -66,7 +85,9 @@ describe('admin gating', () => {
   it('still requires the token from loopback when one is configured, even with ARW_DEBUG=1', async () => {
     const d = await testDaemon({ token: 'right-token', config: { debug: true } })
     try {
-      expect((await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '127.0.0.1' })).statusCode).toBe(401)
+      expect(
+        (await d.app.inject({ url: '/admin/introspect/tools', remoteAddress: '127.0.0.1' })).statusCode,
+      ).toBe(401)
     } finally {
       await d.close()
     }

@@ -81,7 +81,12 @@ const extraTools = [
     input: Type.Object({}),
     output: Type.Object({}),
     stability: 'deprecated',
-    deprecation: { since: '2026-01-01T00:00:00Z', sunset: '2027-01-01T00:00:00Z', replacement: 'test.old@2.0.0', link: 'https://example.invalid/migrate' },
+    deprecation: {
+      since: '2026-01-01T00:00:00Z',
+      sunset: '2027-01-01T00:00:00Z',
+      replacement: 'test.old@2.0.0',
+      link: 'https://example.invalid/migrate',
+    },
     handler: () => ({}),
   }),
   defineTool({
@@ -117,7 +122,12 @@ describe('POST /tools/{id}:invoke', () => {
     const res = await invoke('demo.echo', { input: { text: 'hi' } })
     expect(res.statusCode).toBe(200)
     const body = res.json()
-    expect(body).toEqual({ output: { text: 'hi' }, tool: 'demo.echo@1.0.0', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/), duration_ms: expect.any(Number) })
+    expect(body).toEqual({
+      output: { text: 'hi' },
+      tool: 'demo.echo@1.0.0',
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+      duration_ms: expect.any(Number),
+    })
     expect(res.headers.traceparent).toMatch(new RegExp(`^00-${body.trace_id}-[0-9a-f]{16}-01$`))
   })
 
@@ -129,7 +139,11 @@ describe('POST /tools/{id}:invoke', () => {
 
   it('continues the caller trace from traceparent', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
-    const res = await invoke('demo.echo', { input: { text: 'x' } }, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` })
+    const res = await invoke(
+      'demo.echo',
+      { input: { text: 'x' } },
+      { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    )
     expect(res.json().trace_id).toBe(traceId)
     expect(res.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$`))
   })
@@ -161,7 +175,13 @@ describe('POST /tools/{id}:invoke', () => {
     expect(res.statusCode).toBe(400)
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
     const problem = res.json()
-    expect(problem).toMatchObject({ type: 'urn:arw:problem:validation_failed', code: 'validation_failed', status: 400, instance: '/tools/demo.echo@1.0.0:invoke', trace_id: expect.stringMatching(/^[0-9a-f]{32}$/) })
+    expect(problem).toMatchObject({
+      type: 'urn:arw:problem:validation_failed',
+      code: 'validation_failed',
+      status: 400,
+      instance: '/tools/demo.echo@1.0.0:invoke',
+      trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+    })
     expect(problem.errors).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ pointer: '/input/text', keyword: 'type' }),
@@ -182,7 +202,11 @@ describe('POST /tools/{id}:invoke', () => {
     expect(unknown.json()).toMatchObject({ code: 'not_found', type: 'urn:arw:problem:tool_not_found' })
     const version = await invoke('demo.echo@9.0.0', { input: {} })
     expect(version.statusCode).toBe(404)
-    expect(version.json()).toMatchObject({ code: 'not_found', type: 'urn:arw:problem:tool_version_not_found', detail: expect.stringContaining('1.0.0') })
+    expect(version.json()).toMatchObject({
+      code: 'not_found',
+      type: 'urn:arw:problem:tool_version_not_found',
+      detail: expect.stringContaining('1.0.0'),
+    })
     const bad = await invoke('Demo Echo', { input: {} })
     expect(bad.statusCode).toBe(400)
     expect(bad.json()).toMatchObject({ code: 'validation_failed', type: 'urn:arw:problem:invalid_tool_id' })
@@ -250,7 +274,11 @@ describe('Idempotency-Key', () => {
   })
 
   it('runs concurrent duplicates once', async () => {
-    const answers = await Promise.all(Array.from({ length: 5 }, () => invoke('test.counter', { input: { by: 100 } }, { 'idempotency-key': 'k-concurrent' })))
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        invoke('test.counter', { input: { by: 100 } }, { 'idempotency-key': 'k-concurrent' }),
+      ),
+    )
     const runs = new Set(answers.map((a) => a.json().output.runs))
     expect(runs.size).toBe(1)
     expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(4)
@@ -266,21 +294,37 @@ describe('Idempotency-Key', () => {
   it('rejects a malformed key', async () => {
     const res = await invoke('demo.echo', { input: { text: 'a' } }, { 'idempotency-key': 'x'.repeat(300) })
     expect(res.statusCode).toBe(400)
-    expect(res.json()).toMatchObject({ code: 'validation_failed', type: 'urn:arw:problem:idempotency_key_invalid' })
+    expect(res.json()).toMatchObject({
+      code: 'validation_failed',
+      type: 'urn:arw:problem:idempotency_key_invalid',
+    })
   })
 })
 
 describe('bad requests get clear problems, never a 5xx', () => {
   it('malformed JSON', async () => {
-    const res = await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: { ...d.admin, 'content-type': 'application/json' }, payload: '{"input": {' })
+    const res = await d.app.inject({
+      method: 'POST',
+      url: '/tools/demo.echo:invoke',
+      headers: { ...d.admin, 'content-type': 'application/json' },
+      payload: '{"input": {',
+    })
     expect(res.statusCode).toBe(400)
     expect(res.json()).toMatchObject({ code: 'validation_failed', type: 'urn:arw:problem:malformed_json' })
   })
 
   it('wrong content type', async () => {
-    const res = await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: { ...d.admin, 'content-type': 'text/plain' }, payload: 'hello' })
+    const res = await d.app.inject({
+      method: 'POST',
+      url: '/tools/demo.echo:invoke',
+      headers: { ...d.admin, 'content-type': 'text/plain' },
+      payload: 'hello',
+    })
     expect(res.statusCode).toBe(415)
-    expect(res.json()).toMatchObject({ code: 'validation_failed', type: 'urn:arw:problem:unsupported_media_type' })
+    expect(res.json()).toMatchObject({
+      code: 'validation_failed',
+      type: 'urn:arw:problem:unsupported_media_type',
+    })
   })
 
   it('oversized body', async () => {
@@ -292,7 +336,11 @@ describe('bad requests get clear problems, never a 5xx', () => {
   it('unknown route', async () => {
     const res = await d.app.inject({ method: 'GET', url: '/nope?x=1' })
     expect(res.statusCode).toBe(404)
-    expect(res.json()).toMatchObject({ code: 'not_found', type: 'urn:arw:problem:route_not_found', instance: '/nope' })
+    expect(res.json()).toMatchObject({
+      code: 'not_found',
+      type: 'urn:arw:problem:route_not_found',
+      instance: '/nope',
+    })
   })
 
   it('a /tools/ path without :invoke', async () => {

@@ -8,9 +8,19 @@ import { defineRoute } from './route.ts'
 
 export const InvokeBody = Type.Object(
   {
-    input: Type.Optional(Type.Unknown({ description: "The tool's input; checked against its input schema. Defaults to {}." })),
-    task_id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Groups calls of one task (see /admin/probe).' })),
-    step: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Label of this call within its task.' })),
+    input: Type.Optional(
+      Type.Unknown({ description: "The tool's input; checked against its input schema. Defaults to {}." }),
+    ),
+    task_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Groups calls of one task (see /admin/probe).',
+      }),
+    ),
+    step: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Label of this call within its task.' }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -61,19 +71,31 @@ export const invokeRoute = defineRoute({
         headers: {
           traceparent: { description: 'W3C trace context of this call.', schema: Type.String() },
           'idempotent-replayed': {
-            description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
+            description:
+              '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
             schema: Type.String(),
           },
         },
       },
     },
-    errors: ['validation_failed', 'policy_denied', 'approval_required', 'not_found', 'conflict', 'rate_limited', 'timeout'],
+    errors: [
+      'validation_failed',
+      'policy_denied',
+      'approval_required',
+      'not_found',
+      'conflict',
+      'rate_limited',
+      'timeout',
+    ],
   },
   url: '/tools/:call',
   handler: (services) => async (request, reply) => {
     const call = (request.params as { call: string }).call
     if (!call.endsWith(SUFFIX)) {
-      throw new ProblemError(ERRORS.route_not_found, { method: request.method, path: request.url.split('?')[0] })
+      throw new ProblemError(ERRORS.route_not_found, {
+        method: request.method,
+        path: request.url.split('?')[0],
+      })
     }
     const body = (request.body ?? {}) as { input?: unknown; task_id?: string; step?: string }
     const key = request.headers['idempotency-key']

@@ -34,21 +34,26 @@ export function problemFor(error: unknown, request: FastifyRequest): Problem {
         contentType: JSON.stringify(request.headers['content-type'] ?? ''),
       }).toProblem(instance, trace)
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ProblemError(ERRORS.payload_too_large, { limit: request.routeOptions?.bodyLimit ?? '?' }).toProblem(
-        instance,
-        trace,
-      )
+      return new ProblemError(ERRORS.payload_too_large, {
+        limit: request.routeOptions?.bodyLimit ?? '?',
+      }).toProblem(instance, trace)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ProblemError(ERRORS.malformed_json, { reason: 'the body is empty' }).toProblem(instance, trace)
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new ProblemError(ERRORS.bad_request, { reason: 'Content-Length does not match the body' }).toProblem(
+      return new ProblemError(ERRORS.malformed_json, { reason: 'the body is empty' }).toProblem(
         instance,
         trace,
       )
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ProblemError(ERRORS.bad_request, {
+        reason: 'Content-Length does not match the body',
+      }).toProblem(instance, trace)
     case 'FST_ERR_VALIDATION': {
       const errors: FieldError[] = (fe.validation ?? []).map((v) => {
         const e = v as { instancePath?: string; message?: string; keyword?: string }
-        return { pointer: e.instancePath ?? '', message: e.message ?? 'is invalid', keyword: e.keyword ?? 'schema' }
+        return {
+          pointer: e.instancePath ?? '',
+          message: e.message ?? 'is invalid',
+          keyword: e.keyword ?? 'schema',
+        }
       })
       return new ProblemError(
         ERRORS.validation_failed,
@@ -59,22 +64,27 @@ export function problemFor(error: unknown, request: FastifyRequest): Problem {
   }
   // JSON.parse failures from the body parser come as SyntaxError with status 400.
   if (error instanceof SyntaxError || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return new ProblemError(ERRORS.malformed_json, { reason: conciseJsonReason(error) }).toProblem(instance, trace)
+    return new ProblemError(ERRORS.malformed_json, { reason: conciseJsonReason(error) }).toProblem(
+      instance,
+      trace,
+    )
   }
   const status = fe.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
     if (status === 413) {
-      return new ProblemError(ERRORS.payload_too_large, { limit: request.routeOptions?.bodyLimit ?? '?' }).toProblem(
-        instance,
-        trace,
-      )
+      return new ProblemError(ERRORS.payload_too_large, {
+        limit: request.routeOptions?.bodyLimit ?? '?',
+      }).toProblem(instance, trace)
     }
     if (status === 415) {
       return new ProblemError(ERRORS.unsupported_media_type, {
         contentType: JSON.stringify(request.headers['content-type'] ?? ''),
       }).toProblem(instance, trace)
     }
-    return new ProblemError(ERRORS.bad_request, { reason: 'the request could not be read' }).toProblem(instance, trace)
+    return new ProblemError(ERRORS.bad_request, { reason: 'the request could not be read' }).toProblem(
+      instance,
+      trace,
+    )
   }
   request.log.error({ err: error, trace_id: trace }, 'unhandled error')
   return new ProblemError(ERRORS.internal_error, { traceId: trace }).toProblem(instance, trace)

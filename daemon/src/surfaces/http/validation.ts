@@ -29,14 +29,19 @@ export function installValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const validator = compileValidator(schema as TSchema)
     return (data: unknown) => {
-      const value = httpPart === 'querystring' ? coerceQuery(schema as JsonSchema, (data ?? {}) as Record<string, unknown>) : data
+      const value =
+        httpPart === 'querystring'
+          ? coerceQuery(schema as JsonSchema, (data ?? {}) as Record<string, unknown>)
+          : data
       if (validator.check(value)) return { value }
       const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'request')
       const errors = validator.errors(value).map((e) => ({
         ...e,
         pointer: part === 'body' ? e.pointer : `/${part}${e.pointer}`,
       }))
-      return { error: new ProblemError(ERRORS.validation_failed, { count: errors.length, schema: part }, { errors }) }
+      return {
+        error: new ProblemError(ERRORS.validation_failed, { count: errors.length, schema: part }, { errors }),
+      }
     }
   })
 }

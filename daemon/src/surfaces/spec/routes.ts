@@ -1,7 +1,7 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import { specFiles } from '@arw/spec'
-import Type from 'typebox'
 import type { FastifyReply } from 'fastify'
+import Type from 'typebox'
 import type { Services } from '../../services.ts'
 import { defineRoute } from '../http/route.ts'
 
@@ -10,7 +10,11 @@ let cache: { services: Services; revision: number; files: Map<string, string> } 
 
 function filesOf(services: Services): Map<string, string> {
   if (cache?.services === services && cache.revision === services.registry.revision) return cache.files
-  const files = specFiles({ registry: services.registry, routes: services.routeDocs, version: services.version })
+  const files = specFiles({
+    registry: services.registry,
+    routes: services.routeDocs,
+    version: services.version,
+  })
   cache = { services, revision: services.registry.revision, files }
   return files
 }
@@ -61,7 +65,9 @@ export const specRoutes = [
       path: '/spec/mcp-tools.json',
       operationId: 'specMcpTools',
       summary: 'The MCP tool catalog, as MCP clients see it',
-      responses: { 200: { description: 'JSON.', schema: Type.Object({ tools: Type.Array(Type.Unknown()) }) } },
+      responses: {
+        200: { description: 'JSON.', schema: Type.Object({ tools: Type.Array(Type.Unknown()) }) },
+      },
     },
     handler: serve('mcp-tools.json'),
   }),

@@ -57,7 +57,11 @@ export class EventHub {
 
   constructor(
     journal: Journal,
-    options: { maxQueue: number; heartbeatMs: number; gapFrame: (info: { last_id: number; head: number; queued: number }) => string },
+    options: {
+      maxQueue: number
+      heartbeatMs: number
+      gapFrame: (info: { last_id: number; head: number; queued: number }) => string
+    },
   ) {
     this.#journal = journal
     this.#maxQueue = options.maxQueue

@@ -5,16 +5,26 @@ import type { EventHub } from './hub.ts'
 
 export const EventsQuery = Type.Object(
   {
-    replay: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000, description: 'Replay the last N journal events first.' })),
-    after: Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this event id (like Last-Event-ID).' })),
+    replay: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 100_000, description: 'Replay the last N journal events first.' }),
+    ),
+    after: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Resume after this event id (like Last-Event-ID).' }),
+    ),
     prefix: Type.Optional(
-      Type.String({ maxLength: 1000, description: 'Comma-separated kind prefixes to keep, e.g. tool.,models.' }),
+      Type.String({
+        maxLength: 1000,
+        description: 'Comma-separated kind prefixes to keep, e.g. tool.,models.',
+      }),
     ),
   },
   { additionalProperties: false },
 )
 
-export function helloFrame(info: { after: number; replayFrom: number | null; replayTo: number | null; head: number }, prefixes: readonly string[]): string {
+export function helloFrame(
+  info: { after: number; replayFrom: number | null; replayTo: number | null; head: number },
+  prefixes: readonly string[],
+): string {
   const payload = {
     after: info.after,
     replay_from: info.replayFrom,
@@ -48,7 +58,11 @@ export const eventsRoute = defineRoute({
     auth: 'admin',
     query: EventsQuery,
     responses: {
-      200: { description: 'An event stream (text/event-stream).', contentType: 'text/event-stream', schema: Type.String() },
+      200: {
+        description: 'An event stream (text/event-stream).',
+        contentType: 'text/event-stream',
+        schema: Type.String(),
+      },
     },
   },
   handler: (services) => async (request, reply) => {
@@ -64,7 +78,8 @@ export const eventsRoute = defineRoute({
     const hub: EventHub = services.hub
     // Response headers set earlier by hooks (traceparent) are copied onto the raw response.
     const headers = reply.getHeaders()
-    for (const [name, value] of Object.entries(headers)) if (value !== undefined) reply.raw.setHeader(name, value as string)
+    for (const [name, value] of Object.entries(headers))
+      if (value !== undefined) reply.raw.setHeader(name, value as string)
     await hub.serve(reply.raw, { after, prefixes, hello: (info) => helloFrame(info, prefixes) })
   },
 })

@@ -1,0 +1,491 @@
+import { isProblemCode, PROBLEM_CONTENT_TYPE, type ProblemCode } from '@arw/protocol'
+import type { RegisteredTool, Registry } from '@arw/registry'
+import {
+  type HeadersObject,
+  type MediaTypeObject,
+  type OpenAPIObject,
+  OpenApiBuilder,
+  type OperationObject,
+  type ParameterObject,
+  type PathItemObject,
+  type ReferenceObject,
+  type ResponseObject,
+  type ResponsesObject,
+  type SchemaObject,
+  type SecurityRequirementObject,
+} from 'openapi3-ts/oas31'
+import { byCodeUnit, COMPONENT_NAME, toolSchemaName } from './component-names.ts'
+import { type JsonObject, toJsonObject } from './json.ts'
+import { ProblemSchema, statusesOf } from './problem-schema.ts'
+import type { HttpMethod, HttpRouteDoc } from './route.ts'
+import { throwIfProblems } from './spec-error.ts'
+
+export interface OpenApiOptions {
+  registry: Registry
+  routes: readonly HttpRouteDoc[]
+  info: { title: string; version: string; description?: string }
+}
+
+const JSON_TYPE = 'application/json'
+const PROBLEM_REF = '#/components/schemas/Problem'
+const IDEMPOTENCY_KEY_REF = '#/components/parameters/IdempotencyKey'
+
+/** Problems any route can answer with: bad input, unknown route, too large, rate limit, own fault. */
+const EVERY_ROUTE: readonly ProblemCode[] = [
+  'validation_failed',
+  'not_found',
+  'payload_too_large',
+  'rate_limited',
+  'internal_error',
+]
+/** What admin authentication adds: no or wrong token (401), admin endpoints closed (403). */
+const ADMIN_ROUTE: readonly ProblemCode[] = ['unauthorized', 'forbidden']
+/**
+ * What the invoke pipeline itself can answer for any tool, besides the tool's declared errors:
+ * policy decisions, the approval gate, admission limits, Idempotency-Key reuse, timeout and
+ * cancellation. The generic invoke route declares the same list.
+ */
+const PIPELINE: readonly ProblemCode[] = [
+  'validation_failed',
+  'policy_denied',
+  'approval_required',
+  'conflict',
+  'rate_limited',
+  'timeout',
+  'unavailable',
+]
+/**
+ * Auth of the per-tool operations. They document the same call as `POST /tools/{tool_id}:invoke`
+ * (one pipeline, one auth check), narrowed to one tool version.
+ */
+const TOOL_AUTH: HttpRouteDoc['auth'] = 'admin'
+
+/** Methods in the order OpenAPI lists them in a path item, so output does not depend on input order. */
+const METHOD_ORDER: readonly HttpMethod[] = ['GET', 'PUT', 'POST', 'PATCH', 'DELETE']
+
+const ADMIN_SECURITY: SecurityRequirementObject[] = [{ adminToken: [] }, { bearer: [] }]
+
+interface PlannedOperation {
+  path: string
+  method: HttpMethod
+  operation: OperationObject
+  label: string
+}
+
+/**
+ * The OpenAPI 3.1 document of every HTTP route and every tool version, a pure function of the
+ * declarations. Every declaration is checked before anything is returned; all problems found are
+ * thrown together as one SpecError.
+ */
+export function emitOpenApi(options: OpenApiOptions): OpenAPIObject {
+  const problems: string[] = []
+  const schemas = new Map<string, SchemaObject>()
+  schemas.set('Problem', toJsonObject(ProblemSchema, 'Problem schema', problems) as SchemaObject)
+
+  const responses = new Map<string, ResponseObject>()
+  const planned: PlannedOperation[] = []
+  for (const route of options.routes) planned.push(routeOperation(route, responses, problems))
+  for (const tool of options.registry.tools()) planned.push(toolOperation(tool, schemas, responses, problems))
+
+  checkUnique(planned, problems)
+  for (const name of schemas.keys()) {
+    if (!COMPONENT_NAME.test(name))
+      problems.push(`component schema name "${name}" must match ${COMPONENT_NAME}`)
+  }
+  throwIfProblems(problems)
+
+  const tags = [...new Set(planned.flatMap((p) => p.operation.tags ?? []))].sort(byCodeUnit)
+  const builder = OpenApiBuilder.create({
+    openapi: '3.1.0',
+    info: { ...options.info },
+    ...(tags.length > 0 ? { tags: tags.map((name) => ({ name })) } : {}),
+    paths: {},
+  })
+  const byPath = new Map<string, PlannedOperation[]>()
+  for (const op of planned) byPath.set(op.path, [...(byPath.get(op.path) ?? []), op])
+  for (const path of [...byPath.keys()].sort(byCodeUnit)) {
+    const item: PathItemObject = {}
+    const ops = byPath
+      .get(path)!
+      .sort((a, b) => METHOD_ORDER.indexOf(a.method) - METHOD_ORDER.indexOf(b.method))
+    for (const op of ops) item[op.method.toLowerCase() as Lowercase<HttpMethod>] = op.operation
+    builder.addPath(path, item)
+  }
+  for (const name of [...schemas.keys()].sort(byCodeUnit)) builder.addSchema(name, schemas.get(name)!)
+  for (const name of [...responses.keys()].sort(byCodeUnit)) builder.addResponse(name, responses.get(name)!)
+  builder.addParameter('IdempotencyKey', {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description:
+      'Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict.',
+    schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
+  })
+  builder.addSecurityScheme('adminToken', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-ARW-Admin',
+    description: 'The admin token (ARW_ADMIN_TOKEN).',
+  })
+  builder.addSecurityScheme('bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The admin token sent as `Authorization: Bearer <token>`.',
+  })
+  return builder.getSpec()
+}
+
+function routeLabel(route: HttpRouteDoc): string {
+  return `route ${route.method} ${route.path} (${route.operationId})`
+}
+
+function isObjectSchema(schema: JsonObject): boolean {
+  return (
+    schema['type'] === 'object' && typeof schema['properties'] === 'object' && schema['properties'] !== null
+  )
+}
+
+function propertiesOf(schema: JsonObject): Array<[string, JsonObject]> {
+  const properties = (schema['properties'] ?? {}) as Record<string, JsonObject>
+  return Object.entries(properties)
+}
+
+function requiredOf(schema: JsonObject): Set<string> {
+  const required = schema['required']
+  return new Set(Array.isArray(required) ? required.filter((r): r is string => typeof r === 'string') : [])
+}
+
+/** A parameter from one property of a params/query object schema; its description moves up to it. */
+function parameter(
+  name: string,
+  where: 'path' | 'query',
+  schema: JsonObject,
+  required: boolean,
+): ParameterObject {
+  const { description, ...rest } = schema
+  return {
+    name,
+    in: where,
+    ...(typeof description === 'string' ? { description } : {}),
+    required,
+    schema: rest as SchemaObject,
+  }
+}
+
+function routeOperation(
+  route: HttpRouteDoc,
+  shared: Map<string, ResponseObject>,
+  problems: string[],
+): PlannedOperation {
+  const label = routeLabel(route)
+  if (!METHOD_ORDER.includes(route.method)) problems.push(`${label}: unknown method ${route.method}`)
+  if (!route.path.startsWith('/')) problems.push(`${label}: path must start with /`)
+  if (!route.operationId) problems.push(`${label}: operationId is required`)
+  if (!route.summary) problems.push(`${label}: summary is required`)
+
+  const parameters: ParameterObject[] = []
+  const templated = [...route.path.matchAll(/\{([^{}]*)\}/g)].map((m) => m[1]!)
+  const declared = new Map<string, JsonObject>()
+  if (route.params !== undefined) {
+    const params = toJsonObject(route.params, `${label} params`, problems)
+    if (isObjectSchema(params)) for (const [name, schema] of propertiesOf(params)) declared.set(name, schema)
+    else problems.push(`${label}: params must be an object schema`)
+  }
+  for (const name of templated) {
+    const schema = declared.get(name)
+    if (schema === undefined) problems.push(`${label}: path parameter {${name}} is not declared in params`)
+    // Path parameters are always required in OpenAPI: the path does not match without them.
+    else parameters.push(parameter(name, 'path', schema, true))
+  }
+  for (const name of declared.keys()) {
+    if (!templated.includes(name))
+      problems.push(`${label}: params declares "${name}", which is not in the path`)
+  }
+  if (route.query !== undefined) {
+    const query = toJsonObject(route.query, `${label} query`, problems)
+    if (isObjectSchema(query)) {
+      const required = requiredOf(query)
+      for (const [name, schema] of propertiesOf(query)) {
+        parameters.push(parameter(name, 'query', schema, required.has(name)))
+      }
+    } else problems.push(`${label}: query must be an object schema`)
+  }
+
+  const operation: OperationObject = {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    ...(route.tags.length > 0 ? { tags: [...route.tags] } : {}),
+    ...(route.auth === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
+  }
+  if (parameters.length > 0) operation.parameters = parameters
+  if (route.body !== undefined) {
+    const body = toJsonObject(route.body, `${label} body`, problems)
+    // The body is required when its schema requires something; an all-optional body may be left out.
+    operation.requestBody = {
+      required: requiredOf(body).size > 0,
+      content: { [JSON_TYPE]: { schema: body as SchemaObject } },
+    }
+  }
+
+  const responses: ResponsesObject = {}
+  for (const [key, response] of Object.entries(route.responses)) {
+    const status = Number(key)
+    if (!Number.isInteger(status) || status < 100 || status > 599) {
+      problems.push(`${label}: response status ${key} is not an HTTP status`)
+      continue
+    }
+    const out: ResponseObject = { description: response.description }
+    if (response.headers) {
+      const headers: HeadersObject = {}
+      for (const [name, header] of Object.entries(response.headers)) {
+        headers[name] = {
+          description: header.description,
+          schema: toJsonObject(
+            header.schema,
+            `${label} response ${status} header ${name}`,
+            problems,
+          ) as SchemaObject,
+        }
+      }
+      out.headers = headers
+    }
+    if (response.schema !== undefined || response.contentType !== undefined) {
+      const media: MediaTypeObject = {}
+      if (response.schema !== undefined) {
+        media.schema = toJsonObject(response.schema, `${label} response ${status}`, problems) as SchemaObject
+      }
+      out.content = { [response.contentType ?? JSON_TYPE]: media }
+    }
+    responses[String(status)] = out
+  }
+  if (Object.keys(responses).length === 0) problems.push(`${label}: declares no success response`)
+
+  const codes = new Set<ProblemCode>([...EVERY_ROUTE, ...(route.auth === 'admin' ? ADMIN_ROUTE : [])])
+  for (const code of route.errors ?? []) {
+    if (isProblemCode(code)) codes.add(code)
+    else problems.push(`${label}: errors lists "${code}", which is not a problem code`)
+  }
+  addProblemResponses(responses, codes, shared, label, problems)
+  operation.responses = responses
+  return { path: route.path, method: route.method, operation, label }
+}
+
+/**
+ * Documents each status the codes can answer with as `application/problem+json`, with the
+ * shared Problem schema narrowed to the codes possible at that status. Each (status, codes)
+ * answer is one shared response component (`Problem403.forbidden.policy_denied`) that operations
+ * reference, so the same dozen problem answers are not repeated under every operation. A status
+ * the route also answers successfully (approval_required is a 202) gets the problem inline, as a
+ * second media type of that response.
+ */
+function addProblemResponses(
+  responses: ResponsesObject,
+  codes: ReadonlySet<ProblemCode>,
+  shared: Map<string, ResponseObject>,
+  label: string,
+  problems: string[],
+): void {
+  const byStatus = new Map<number, ProblemCode[]>()
+  for (const code of codes) {
+    const statuses = statusesOf(code)
+    if (statuses.length === 0) problems.push(`${label}: no error catalog entry answers with code ${code}`)
+    for (const status of statuses) byStatus.set(status, [...(byStatus.get(status) ?? []), code])
+  }
+  for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
+    const atStatus = byStatus.get(status)!.sort(byCodeUnit)
+    const response = problemResponse(status, atStatus)
+    const existing = responses[String(status)] as ResponseObject | undefined
+    if (existing) {
+      existing.description = `${existing.description} ${response.description}`
+      existing.content = { ...(existing.content ?? {}), ...response.content }
+      continue
+    }
+    const name = `Problem${status}.${atStatus.join('.')}`
+    shared.set(name, response)
+    responses[String(status)] = { $ref: `#/components/responses/${name}` }
+  }
+}
+
+function problemResponse(status: number, codes: readonly ProblemCode[]): ResponseObject {
+  const response: ResponseObject = {
+    description: `Problem with code ${codes.join(' or ')}.`,
+    content: {
+      [PROBLEM_CONTENT_TYPE]: {
+        schema: { allOf: [{ $ref: PROBLEM_REF }, { properties: { code: { enum: [...codes] } } }] },
+      },
+    },
+  }
+  // The headers the daemon sends with these problems (see sendProblem in the HTTP surface).
+  if (status === 429) {
+    response.headers = {
+      'Retry-After': {
+        description: 'Seconds until a retry can succeed.',
+        schema: { type: 'integer', minimum: 0 },
+      },
+    }
+  } else if (status === 401) {
+    response.headers = {
+      'WWW-Authenticate': { description: 'The scheme to authenticate with.', schema: { type: 'string' } },
+    }
+  }
+  return response
+}
+
+/** The MCP-style hints in a fixed key order, leaving out the ones not declared. */
+function definedHints(tool: RegisteredTool): Record<string, boolean> {
+  const out: Record<string, boolean> = {}
+  for (const key of ['readOnly', 'destructive', 'idempotent', 'openWorld'] as const) {
+    const value = tool.hints[key]
+    if (value !== undefined) out[key] = value
+  }
+  return out
+}
+
+function deprecationNote(tool: RegisteredTool): string | undefined {
+  if (tool.stability !== 'deprecated') return undefined
+  const d = tool.deprecation ?? {}
+  const parts = [`Deprecated${d.since ? ` since ${d.since}` : ''}.`]
+  if (d.sunset) parts.push(`May be removed after ${d.sunset}.`)
+  if (d.replacement) parts.push(`Use ${d.replacement} instead.`)
+  if (d.link) parts.push(`See ${d.link}.`)
+  return parts.join(' ')
+}
+
+/** `POST /tools/<id>:invoke`: the generic invoke route with this version's schemas filled in. */
+function toolOperation(
+  tool: RegisteredTool,
+  schemas: Map<string, SchemaObject>,
+  shared: Map<string, ResponseObject>,
+  problems: string[],
+): PlannedOperation {
+  const label = `tool ${tool.id}`
+  const input = toolSchemaName(tool, 'Input')
+  const output = toolSchemaName(tool, 'Output')
+  for (const [name, schema, part] of [
+    [input, tool.input, 'input'],
+    [output, tool.output, 'output'],
+  ] as const) {
+    if (schemas.has(name)) problems.push(`${label}: component schema ${name} is already taken`)
+    schemas.set(name, toJsonObject(schema, `${label} ${part} schema`, problems) as SchemaObject)
+  }
+  const ref = (name: string): ReferenceObject => ({ $ref: `#/components/schemas/${name}` })
+  const deprecated = tool.stability === 'deprecated'
+  const note = deprecationNote(tool)
+
+  const headers: HeadersObject = {
+    traceparent: { description: 'W3C trace context of this call.', schema: { type: 'string' } },
+    'idempotent-replayed': {
+      description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
+      schema: { type: 'string' },
+    },
+  }
+  if (deprecated) {
+    headers['deprecation'] = {
+      description: 'RFC 9745: this version is deprecated.',
+      schema: { type: 'string' },
+    }
+    headers['link'] = {
+      description:
+        'The deprecation notice, the successor version and this schema (rel=deprecation, successor-version, describedby).',
+      schema: { type: 'string' },
+    }
+    if (tool.deprecation?.sunset) {
+      headers['sunset'] = {
+        description: 'RFC 8594: when this version may be removed.',
+        schema: { type: 'string' },
+      }
+    }
+  }
+
+  const responses: ResponsesObject = {
+    '200': {
+      description: `${tool.id} ran; its output matched the declared output schema.`,
+      headers,
+      content: {
+        [JSON_TYPE]: {
+          schema: {
+            type: 'object',
+            required: ['output', 'tool', 'trace_id', 'duration_ms'],
+            properties: {
+              output: ref(output),
+              tool: { type: 'string', const: tool.id, description: 'The id@version that ran.' },
+              trace_id: { type: 'string' },
+              duration_ms: { type: 'number', minimum: 0 },
+            },
+          },
+        },
+      },
+    },
+  }
+  const codes = new Set<ProblemCode>([
+    ...EVERY_ROUTE,
+    ...(TOOL_AUTH === 'admin' ? ADMIN_ROUTE : []),
+    ...PIPELINE,
+    ...tool.errors,
+  ])
+  addProblemResponses(responses, codes, shared, label, problems)
+
+  const operation: OperationObject = {
+    operationId: tool.id,
+    summary: tool.title,
+    description: note ? `${tool.description}\n\n${note}` : tool.description,
+    tags: ['tools'],
+    ...(deprecated ? { deprecated: true } : {}),
+    ...(TOOL_AUTH === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
+    parameters: [{ $ref: IDEMPOTENCY_KEY_REF }],
+    requestBody: {
+      required: true,
+      content: {
+        [JSON_TYPE]: {
+          schema: {
+            type: 'object',
+            required: ['input'],
+            properties: {
+              input: ref(input),
+              task_id: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 200,
+                description: 'Groups calls of one task (see /admin/probe).',
+              },
+              step: {
+                type: 'string',
+                minLength: 1,
+                maxLength: 200,
+                description: 'Label of this call within its task.',
+              },
+            },
+            additionalProperties: false,
+          },
+        },
+      },
+    },
+    responses,
+    'x-arw-stability': tool.stability,
+    'x-arw-risk': tool.risk,
+    'x-arw-hints': definedHints(tool),
+    'x-arw-capabilities': [...tool.capabilities],
+    ...(tool.deprecation
+      ? { 'x-arw-deprecation': toJsonObject(tool.deprecation, `${label} deprecation`, problems) }
+      : {}),
+  }
+  return { path: `/tools/${tool.id}:invoke`, method: 'POST', operation, label }
+}
+
+function checkUnique(planned: readonly PlannedOperation[], problems: string[]): void {
+  const ids = new Map<string, string>()
+  const routes = new Map<string, string>()
+  for (const op of planned) {
+    const id = op.operation.operationId ?? ''
+    const first = ids.get(id)
+    if (first !== undefined) problems.push(`${op.label}: operationId "${id}" is already used by ${first}`)
+    else ids.set(id, op.label)
+    // OpenAPI treats templated paths that differ only in parameter names as the same path.
+    const key = `${op.method} ${op.path.replace(/\{[^{}]*\}/g, '{}')}`
+    const taken = routes.get(key)
+    if (taken !== undefined)
+      problems.push(`${op.label}: ${op.method} ${op.path} is already declared by ${taken}`)
+    else routes.set(key, op.label)
+  }
+}

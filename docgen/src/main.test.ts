@@ -1,0 +1,83 @@
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { defineTool, Registry } from '@arw/registry'
+import { SpecError, specFiles } from '@arw/spec'
+import Type from 'typebox'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { EXIT, type Generated, main } from './main.ts'
+
+function generated(title = 'Echo'): Generated {
+  const registry = new Registry()
+  registry.addTools([
+    defineTool({
+      name: 'demo.echo',
+      version: '1.0.0',
+      title,
+      description: 'Returns its input.',
+      input: Type.Object({ text: Type.String() }),
+      output: Type.Object({ text: Type.String() }),
+      handler: ({ text }) => ({ text }),
+    }),
+  ])
+  return { files: specFiles({ registry, routes: [], version: '0.1.0' }), tools: 1, events: 0, routes: 0 }
+}
+
+let dir: string
+let out: string[]
+let err: string[]
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'arw-docgen-main-'))
+  out = []
+  err = []
+})
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true })
+})
+
+function run(argv: string[], generate: () => Promise<Generated> = async () => generated()) {
+  return main(argv, { generate, out: (l) => out.push(l), err: (l) => err.push(l), cwd: dir })
+}
+
+describe('docgen main', () => {
+  it('writes spec/, then --check passes', async () => {
+    expect(await run(['--dir', dir])).toBe(EXIT.ok)
+    expect(out.at(-1)).toBe(
+      'docgen: ./ has 4 generated files from 1 tool version, 0 event kinds, 0 routes: 4 written, 0 removed, 0 unchanged',
+    )
+    expect((await readdir(join(dir, 'schemas'))).sort()).toEqual(['demo.echo@1.0.0.json'])
+    out = []
+    expect(await run(['--check', '--dir', dir])).toBe(EXIT.ok)
+    expect(out).toEqual(['docgen: ./ is up to date (4 files from 1 tool version, 0 event kinds, 0 routes)'])
+    expect(err).toEqual([])
+  })
+
+  it('--check fails on a stale file, lists it with the fix, and writes nothing', async () => {
+    await run(['--dir', dir])
+    await writeFile(join(dir, 'schemas', 'old.tool@1.0.0.json'), '{}\n')
+    const changed = async () => generated('Echo, renamed')
+    expect(await run(['--check', '--dir', dir], changed)).toBe(EXIT.stale)
+    expect(err).toEqual([
+      'stale   ./openapi.yaml',
+      'stale   ./mcp-tools.json',
+      'stale   ./schemas/demo.echo@1.0.0.json',
+      'extra   ./schemas/old.tool@1.0.0.json',
+      'docgen: ./ is out of date (4 files); run: npm run docgen',
+    ])
+    // Still stale: --check never writes.
+    expect(await run(['--check', '--dir', dir], changed)).toBe(EXIT.stale)
+    expect(await run(['--dir', dir], changed)).toBe(EXIT.ok)
+    expect(await run(['--check', '--dir', dir], changed)).toBe(EXIT.ok)
+  })
+
+  it('reports declaration problems and usage errors with their own exit codes', async () => {
+    const broken = async (): Promise<Generated> => {
+      throw new SpecError(['route GET /x/{id} (x): path parameter {id} is not declared in params'])
+    }
+    expect(await run(['--check', '--dir', dir], broken)).toBe(EXIT.invalid)
+    expect(err.join('\n')).toContain('path parameter {id} is not declared in params')
+    expect(await run(['--frobnicate'])).toBe(EXIT.usage)
+    expect(await run(['--help'])).toBe(EXIT.ok)
+    expect(out.at(-1)).toContain('Exit codes:')
+  })
+})
