@@ -53,6 +53,7 @@ export const daemonStarted = defineEvent({
 export const eventsHello = defineEvent({
   kind: 'events.hello',
   version: '1.0.0',
+  journaled: false,
   title: 'SSE stream opened',
   description:
     'First frame of every /admin/events stream (no id, not journaled): what is replayed before live events follow.',
@@ -69,6 +70,7 @@ export const eventsHello = defineEvent({
 export const eventsGap = defineEvent({
   kind: 'events.gap',
   version: '1.0.0',
+  journaled: false,
   title: 'SSE subscriber fell behind',
   description:
     'Sent (no id, not journaled) to a subscriber whose connection cannot keep up, just before the stream is closed. Nothing is lost: reconnect with Last-Event-ID (or ?after=) set to last_id to resume from the journal.',

@@ -196,6 +196,7 @@ export class Registry {
           description: spec.description,
           payload: spec.payload,
           severity: spec.severity ?? 'info',
+          journaled: spec.journaled ?? true,
           validator: compileValidator(spec.payload),
         }),
       )

@@ -106,6 +106,11 @@ export interface EventSpec<P extends TSchema = TSchema> {
   description: string
   payload: P
   severity?: Severity
+  /**
+   * False for stream notices (SSE hello, gap) that are sent to one subscriber and never written to
+   * the journal: they carry no `id`, so they never move a client's Last-Event-ID.
+   */
+  journaled?: boolean
 }
 
 export function defineEvent<P extends TSchema>(spec: EventSpec<P>): EventSpec<P> {

@@ -129,9 +129,13 @@ function message(event: RegisteredEvent, problems: string[]): JsonObject {
     contentType: 'application/json',
     payload: {
       type: 'object',
-      required: ['id', 'time', 'kind', 'version', 'severity', 'payload'],
+      required: event.journaled
+        ? ['id', 'time', 'kind', 'version', 'severity', 'payload']
+        : ['time', 'kind', 'version', 'severity', 'payload'],
       properties: {
-        id: { type: 'integer', minimum: 0, description: 'Journal sequence number; also the SSE `id:`.' },
+        id: event.journaled
+          ? { type: 'integer', minimum: 0, description: 'Journal sequence number; also the SSE `id:`.' }
+          : { not: {}, description: 'Absent: this notice is not journaled and has no SSE `id:`.' },
         time: { type: 'string', format: 'date-time', description: 'RFC 3339 UTC time with milliseconds.' },
         kind: { type: 'string', const: event.kind },
         version: { type: 'string', const: event.version, description: 'Version of the payload schema.' },

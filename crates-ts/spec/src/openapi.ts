@@ -158,7 +158,7 @@ function requiredOf(schema: JsonObject): Set<string> {
 /** A parameter from one property of a params/query object schema; its description moves up to it. */
 function parameter(
   name: string,
-  where: 'path' | 'query',
+  where: 'path' | 'query' | 'header',
   schema: JsonObject,
   required: boolean,
 ): ParameterObject {
@@ -209,6 +209,15 @@ function routeOperation(
         parameters.push(parameter(name, 'query', schema, required.has(name)))
       }
     } else problems.push(`${label}: query must be an object schema`)
+  }
+  if (route.headers !== undefined) {
+    const headers = toJsonObject(route.headers, `${label} headers`, problems)
+    if (isObjectSchema(headers)) {
+      const required = requiredOf(headers)
+      for (const [name, schema] of propertiesOf(headers)) {
+        parameters.push(parameter(name, 'header', schema, required.has(name)))
+      }
+    } else problems.push(`${label}: headers must be an object schema`)
   }
 
   const operation: OperationObject = {

@@ -30,6 +30,8 @@ export interface HttpRouteDoc {
   params?: TSchema
   query?: TSchema
   body?: TSchema
+  /** Request headers the route reads (documented, not validated): an object schema, names lowercase. */
+  headers?: TSchema
   /** Success responses by status. */
   responses: Readonly<Record<number, ResponseDoc>>
   /** Problem codes this route can answer besides the ones every route can (documented as problems). */

@@ -64,6 +64,15 @@ export const invokeRoute = defineRoute({
     auth: 'admin',
     params: Type.Object({ tool_id: Type.String({ description: 'name or name@x.y.z' }) }),
     body: InvokeBody,
+    headers: Type.Object({
+      'idempotency-key': Type.Optional(
+        Type.String({
+          description:
+            'Makes a retry return the first answer instead of running again (1-255 visible ASCII).',
+        }),
+      ),
+      traceparent: Type.Optional(Type.String({ description: 'W3C trace context to continue.' })),
+    }),
     responses: {
       200: {
         description: 'The tool ran; its output is checked against the declared output schema.',

@@ -33,11 +33,11 @@ export function helloFrame(
     head: info.head,
     prefixes: [...prefixes],
   }
-  return `event: ${eventsHello.kind}\ndata: ${JSON.stringify({ kind: eventsHello.kind, version: eventsHello.version, payload })}\n\n`
+  return `event: ${eventsHello.kind}\ndata: ${JSON.stringify({ time: new Date().toISOString(), kind: eventsHello.kind, version: eventsHello.version, severity: eventsHello.severity ?? 'info', payload })}\n\n`
 }
 
 export function gapFrame(info: { last_id: number; head: number; queued: number }): string {
-  return `event: ${eventsGap.kind}\ndata: ${JSON.stringify({ kind: eventsGap.kind, version: eventsGap.version, severity: 'warning', payload: info })}\n\n`
+  return `event: ${eventsGap.kind}\ndata: ${JSON.stringify({ time: new Date().toISOString(), kind: eventsGap.kind, version: eventsGap.version, severity: eventsGap.severity ?? 'warning', payload: info })}\n\n`
 }
 
 function lastEventId(header: string | string[] | undefined): number | undefined {
@@ -57,6 +57,11 @@ export const eventsRoute = defineRoute({
     tags: ['events'],
     auth: 'admin',
     query: EventsQuery,
+    headers: Type.Object({
+      'last-event-id': Type.Optional(
+        Type.String({ description: 'Resume after this event id (sent by EventSource on reconnect).' }),
+      ),
+    }),
     responses: {
       200: {
         description: 'An event stream (text/event-stream).',
