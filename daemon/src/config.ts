@@ -23,6 +23,12 @@ export interface Config {
   idempotencyTtlMs: number
   /** Failed admin authentications per client address per minute before 429. */
   authFailuresPerMinute: number
+  /** Serve the MCP conformance tool pack (test_* tools) for the official conformance suite. */
+  mcpConformance: boolean
+  /** Origins besides loopback ones that may call /mcp from a browser (exact `scheme://host[:port]`). */
+  mcpAllowedOrigins: readonly string[]
+  /** Items per page of MCP tools/list and resources/list. */
+  mcpPageSize: number
 }
 
 export interface ConfigVar {
@@ -90,6 +96,22 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'ARW_AUTH_FAILURES_PER_MIN',
     default: '10',
     description: 'Failed admin logins per client address per minute before 429.',
+  },
+  {
+    name: 'ARW_MCP_CONFORMANCE',
+    default: '0',
+    description: '1 adds the MCP conformance tool pack (test_* tools the official conformance suite calls).',
+  },
+  {
+    name: 'ARW_MCP_ALLOWED_ORIGINS',
+    default: '(none)',
+    description:
+      'Comma-separated browser origins allowed to call /mcp besides loopback ones; others get 403.',
+  },
+  {
+    name: 'ARW_MCP_PAGE_SIZE',
+    default: '100',
+    description: 'Items per page of MCP tools/list and resources/list.',
   },
 ]
 
@@ -163,6 +185,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     idempotencyTtlMs: intVar(env, 'ARW_IDEMPOTENCY_TTL_S', 86_400, 1, 31_536_000, problems) * 1000,
     authFailuresPerMinute: intVar(env, 'ARW_AUTH_FAILURES_PER_MIN', 10, 1, 1_000_000, problems),
+    mcpConformance: flag(env, 'ARW_MCP_CONFORMANCE', problems),
+    mcpAllowedOrigins: (env['ARW_MCP_ALLOWED_ORIGINS'] ?? '')
+      .split(',')
+      .map((o) => o.trim().replace(/\/$/, '').toLowerCase())
+      .filter((o) => o !== ''),
+    mcpPageSize: intVar(env, 'ARW_MCP_PAGE_SIZE', 100, 1, 10_000, problems),
   }
   if (problems.length > 0) throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`)
   return config

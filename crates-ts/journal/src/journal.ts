@@ -59,11 +59,12 @@ export class Journal {
     const record: JournalRecord = { id, kind: draft.kind, json, event: event as EventEnvelope }
     const entry: Pending = { record, committed: false }
     this.#pending.push(entry)
-    const writes: Promise<unknown>[] = [this.#events.put(id, json)]
-    if (draft.trace_id) writes.push(this.#index.put(`t\0${draft.trace_id}\0${pad(id)}`, id))
-    if (draft.task_id) writes.push(this.#index.put(`k\0${draft.task_id}\0${pad(id)}`, id))
-    // All puts of one event turn land in one transaction; awaiting the last is awaiting the batch.
-    return this.#store.settle(Promise.all(writes)).then(
+    let write: Promise<unknown> = this.#events.put(id, json)
+    if (draft.trace_id) write = this.#index.put(`t\0${draft.trace_id}\0${pad(id)}`, id)
+    if (draft.task_id) write = this.#index.put(`k\0${draft.task_id}\0${pad(id)}`, id)
+    // lmdb-js commits writes in the order they were issued, and all writes of one event turn in one
+    // transaction: once the last write is committed, so are the ones before it.
+    return this.#store.settle(write).then(
       () => {
         entry.committed = true
         this.#drain()

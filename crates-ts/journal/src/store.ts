@@ -88,9 +88,9 @@ export class Store {
   }
 
   /** Waits until a write batch is durable in the configured sense. */
-  async settle(write: Promise<unknown>): Promise<void> {
-    await write
-    if (this.durability === 'fsync') await this.root.flushed
+  settle(write: Promise<unknown>): Promise<unknown> {
+    if (this.durability === 'commit') return write
+    return write.then(() => this.root.flushed)
   }
 
   collection<T>(name: string): Collection<T> {
@@ -101,8 +101,12 @@ export class Store {
     const collection: Collection<T> = {
       name,
       get: (key) => db.get(key),
-      put: (key, value) => store.settle(db.put(key, value)),
-      remove: (key) => store.settle(db.remove(key)),
+      put: async (key, value) => {
+        await store.settle(db.put(key, value))
+      },
+      remove: async (key) => {
+        await store.settle(db.remove(key))
+      },
       range(prefix = '', limit = Number.POSITIVE_INFINITY) {
         const out: Array<{ key: string; value: T }> = []
         const options = prefix ? { start: prefix, end: prefix + '\uffff' } : {}

@@ -1,18 +1,16 @@
 import type { Journal } from '@arw/journal'
 import {
   ERRORS,
-  type EventActor,
   isProblemError,
-  newSpanId,
   type Principal,
   type Problem,
   ProblemError,
-  type Severity,
   type TraceContext,
 } from '@arw/protocol'
-import type { ProgressUpdate, RegisteredTool, Registry, ToolContext } from '@arw/registry'
+import type { ProgressUpdate, RegisteredTool, Registry } from '@arw/registry'
 import type { Logger } from 'pino'
 import { Admission } from './admission.ts'
+import { actorOf, CallContext, type CallDeps, CancelledError } from './call-context.ts'
 import { Idempotency, type StoredAnswer } from './idempotency.ts'
 import { type ApprovalGate, allowAll, type PolicyDecision, type PolicyHook } from './policy.ts'
 import { recordValue } from './record.ts'
@@ -31,6 +29,12 @@ export interface InvokeRequest {
   idempotencyKey?: string
   /** Aborts the call (caller went away, MCP cancellation). */
   signal?: AbortSignal
+  /**
+   * A lazy alternative to `signal` for surfaces where watching costs something per call (an HTTP
+   * close listener): called only if the handler reads its signal, with the function that cancels
+   * the call; returns the function that stops watching.
+   */
+  watchCancel?: (cancel: () => void) => () => void
   onProgress?: (update: ProgressUpdate) => void
   /** Nesting depth of calls made by tools through ctx.invoke. */
   depth?: number
@@ -81,10 +85,6 @@ const noApprovals: ApprovalGate = async ({ tool, reason }) => {
   throw new ProblemError(ERRORS.approval_required, { tool: tool.id, reason })
 }
 
-function actorOf(principal: Principal): EventActor {
-  return { kind: principal.kind, id: principal.id }
-}
-
 /**
  * The one path of every call: resolve → validate input → policy → approval gate → admission →
  * handler under a timeout → validate output → record (durable) → publish → answer. Surfaces only
@@ -98,6 +98,7 @@ export class Pipeline {
   readonly #log: Logger
   policy: PolicyHook
   approvals: ApprovalGate
+  readonly #deps: CallDeps
 
   constructor(options: PipelineOptions) {
     this.registry = options.registry
@@ -106,6 +107,12 @@ export class Pipeline {
     this.#log = options.logger
     this.policy = options.policy ?? allowAll
     this.approvals = options.approvals ?? noApprovals
+    this.#deps = {
+      registry: this.registry,
+      journal: this.journal,
+      logger: this.#log,
+      invoke: (request) => this.invoke(request),
+    }
   }
 
   /** Runs a call; resolves with its result or rejects with an InvokeError carrying the problem. */
@@ -139,7 +146,8 @@ export class Pipeline {
           reason: `nested calls deeper than ${MAX_DEPTH} are refused`,
         })
       }
-      decision = await this.policy({ principal: request.principal, tool, input, surface: request.surface })
+      const decided = this.policy({ principal: request.principal, tool, input, surface: request.surface })
+      decision = decided instanceof Promise ? await decided : decided
       if (decision.decision === 'deny')
         throw new ProblemError(ERRORS.policy_denied, { reason: decision.reason })
       if (decision.decision === 'needs_approval') {
@@ -204,85 +212,47 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Runs the handler. A synchronous handler (most fast tools) returns before any timer could fire,
+   * so it runs without one; a handler that returns a promise races its timeout and cancellation.
+   */
   async #run(tool: RegisteredTool, input: unknown, request: InvokeRequest): Promise<unknown> {
-    const controller = new AbortController()
+    const ctx = new CallContext(this.#deps, tool, request)
+    let result: unknown
+    try {
+      result = tool.handler(input as never, ctx)
+    } catch (error) {
+      ctx.finish()
+      throw error
+    }
+    if (!(result instanceof Promise)) {
+      ctx.finish()
+      return result
+    }
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
     // Handlers that ignore their signal still lose the race; their late result is dropped.
     const stopped = new Promise<never>((_, reject) => {
+      ctx.onCancel(reject)
       timer = setTimeout(() => {
         const problem = new ProblemError(ERRORS.timeout, { tool: tool.id, timeoutMs: tool.timeoutMs })
         reject(problem)
-        controller.abort(problem)
+        ctx.finish(problem)
       }, tool.timeoutMs)
       const caller = request.signal
       if (!caller) return
-      onAbort = () => {
-        reject(new CancelledError())
-        controller.abort(caller.reason)
-      }
+      onAbort = () => ctx.cancel(caller.reason)
       if (caller.aborted) onAbort()
       else caller.addEventListener('abort', onAbort, { once: true })
     })
     stopped.catch(() => {})
+    result.catch(() => {})
     try {
-      return await Promise.race([
-        Promise.resolve().then(() =>
-          tool.handler(input as never, this.#context(tool, request, controller.signal)),
-        ),
-        stopped,
-      ])
+      return await Promise.race([result, stopped])
     } finally {
       clearTimeout(timer)
+      ctx.finish()
       if (onAbort) request.signal?.removeEventListener('abort', onAbort)
-    }
-  }
-
-  #context(tool: RegisteredTool, request: InvokeRequest, signal: AbortSignal): ToolContext {
-    const log = this.#log.child({ tool: tool.id, trace_id: request.trace.traceId })
-    return {
-      signal,
-      principal: request.principal,
-      trace: request.trace,
-      tool: tool.id,
-      emit: async (kind: string, payload: unknown, severity?: Severity) => {
-        const declared = this.registry.event(kind)
-        if (!declared) throw new Error(`event kind ${kind} is not declared`)
-        if (!declared.validator.check(payload)) {
-          throw new Error(
-            `event ${kind} payload does not match its schema: ${JSON.stringify(declared.validator.errors(payload))}`,
-          )
-        }
-        await this.journal.append({
-          kind,
-          version: declared.version,
-          severity: severity ?? declared.severity,
-          trace_id: request.trace.traceId,
-          span_id: request.trace.spanId,
-          ...(request.taskId ? { task_id: request.taskId } : {}),
-          actor: actorOf(request.principal),
-          payload,
-        })
-      },
-      invoke: async (ref: string, input: unknown) => {
-        const nested = await this.invoke({
-          ref,
-          input,
-          principal: request.principal,
-          trace: { ...request.trace, parentSpanId: request.trace.spanId, spanId: newSpanId() },
-          surface: 'nested',
-          ...(request.taskId ? { taskId: request.taskId } : {}),
-          signal,
-          depth: (request.depth ?? 0) + 1,
-        })
-        return nested.result.output
-      },
-      progress: (update: ProgressUpdate) => request.onProgress?.(update),
-      log: {
-        info: (message, data) => log.info(data ?? {}, message),
-        warn: (message, data) => log.warn(data ?? {}, message),
-        error: (message, data) => log.error(data ?? {}, message),
-      },
     }
   }
 
@@ -378,13 +348,6 @@ export class Pipeline {
       return new InvokeError(fault.toProblem(instance, request.trace.traceId), tool)
     }
     return new InvokeError(problem, tool)
-  }
-}
-
-class CancelledError extends Error {
-  constructor() {
-    super('call cancelled')
-    this.name = 'CancelledError'
   }
 }
 

@@ -108,12 +108,14 @@ export const invokeRoute = defineRoute({
     }
     const body = (request.body ?? {}) as { input?: unknown; task_id?: string; step?: string }
     const key = request.headers['idempotency-key']
-    const controller = new AbortController()
-    // A caller that hangs up cancels its call (the handler sees its AbortSignal fire).
-    const onClose = () => {
-      if (!reply.raw.writableFinished) controller.abort()
+    // A caller that hangs up cancels its call, watched only if the handler looks at its signal.
+    const watchCancel = (cancel: () => void) => {
+      const onClose = () => {
+        if (!reply.raw.writableFinished) cancel()
+      }
+      reply.raw.once('close', onClose)
+      return () => reply.raw.off('close', onClose)
     }
-    reply.raw.once('close', onClose)
     try {
       const outcome = await services.pipeline.invoke({
         ref: call.slice(0, -SUFFIX.length),
@@ -124,7 +126,7 @@ export const invokeRoute = defineRoute({
         ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
         ...(body.step !== undefined ? { step: body.step } : {}),
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
-        signal: controller.signal,
+        watchCancel,
       })
       deprecationHeaders(reply, outcome.tool)
       if (outcome.replayed) reply.header('idempotent-replayed', 'true')
@@ -136,8 +138,6 @@ export const invokeRoute = defineRoute({
         return sendProblem(reply, error.problem)
       }
       throw error
-    } finally {
-      reply.raw.off('close', onClose)
     }
   },
 })

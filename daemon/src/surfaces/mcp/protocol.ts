@@ -111,7 +111,12 @@ export function classify(body: unknown): Message {
   return { kind: 'invalid' }
 }
 
-export function errorResponse(id: RequestId | null, code: number, message: string, data?: unknown): JsonRpcResponse {
+export function errorResponse(
+  id: RequestId | null,
+  code: number,
+  message: string,
+  data?: unknown,
+): JsonRpcResponse {
   const error: JsonRpcError = { code, message }
   if (data !== undefined) error.data = data
   return { jsonrpc: '2.0', id, error }
@@ -120,10 +125,21 @@ export function errorResponse(id: RequestId | null, code: number, message: strin
 /** The `_meta` object of a request's params, when it is one. */
 export function metaOf(params: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
   const meta = params?.['_meta']
-  return meta !== null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : undefined
+  return meta !== null && typeof meta === 'object' && !Array.isArray(meta)
+    ? (meta as Record<string, unknown>)
+    : undefined
 }
 
-export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const
+export const LOG_LEVELS = [
+  'debug',
+  'info',
+  'notice',
+  'warning',
+  'error',
+  'critical',
+  'alert',
+  'emergency',
+] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
 export function logRank(level: string): number {

@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ERRORS, ProblemError } from '@arw/protocol'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import Type from 'typebox'
+import { defineRoute } from '../http/route.ts'
+import { ASSET_FILES, ASSETS_DIR, ensureDebugUi } from './build.ts'
+
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  map: 'application/json; charset=utf-8',
+}
+
+/**
+ * The page loads nothing but its own two files and talks only to this daemon: the policy makes
+ * "fully offline" enforced, not just true today.
+ */
+export const DEBUG_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+interface Asset {
+  body: Buffer
+  type: string
+  etag: string
+}
+
+/** The built files, read once per process (built first when missing or stale). */
+let loading: Promise<Map<string, Asset>> | undefined
+
+function loadAssets(): Promise<Map<string, Asset>> {
+  loading ??= (async () => {
+    await ensureDebugUi()
+    const out = new Map<string, Asset>()
+    for (const name of ASSET_FILES) {
+      const body = await readFile(join(ASSETS_DIR, name))
+      out.set(name, {
+        body,
+        type: CONTENT_TYPES[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream',
+        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      })
+    }
+    return out
+  })().catch((error: unknown) => {
+    loading = undefined
+    throw new ProblemError(ERRORS.unavailable, {
+      reason: `the debug UI is not built and could not be built (${error instanceof Error ? error.message : String(error)}); run npm run build:debug-ui`,
+    })
+  })
+  return loading
+}
+
+async function send(name: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const asset = (await loadAssets()).get(name)
+  if (!asset) throw new ProblemError(ERRORS.not_found, { what: `debug asset ${name}` })
+  reply.header('content-security-policy', DEBUG_CSP)
+  reply.header('x-content-type-options', 'nosniff')
+  reply.header('referrer-policy', 'no-referrer')
+  reply.header('cache-control', 'no-cache')
+  reply.header('etag', asset.etag)
+  if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send()
+  return reply.type(asset.type).send(asset.body)
+}
+
+const DESCRIPTION =
+  "The page is static and holds no data, so it is served to anyone (like the spec documents); every panel reads the admin API (tools, schemas, invoke, events, probe, stats) with the admin token in the X-ARW-Admin header. The token is entered once in the page, kept in the tab's sessionStorage and never put in a URL. With ARW_DEBUG=1 and no token configured, loopback callers are admitted without one; otherwise the page asks for the token. Built from daemon/src/surfaces/debug/web (Preact, esbuild); loads nothing from other origins (Content-Security-Policy)."
+
+export const debugRoutes = [
+  defineRoute({
+    doc: {
+      method: 'GET',
+      path: '/debug',
+      operationId: 'debugUi',
+      summary: 'The debug UI: tools with schema forms, live events, stats',
+      description: DESCRIPTION,
+      tags: ['debug'],
+      auth: 'public',
+      responses: { 200: { description: 'The HTML page.', contentType: 'text/html', schema: Type.String() } },
+      errors: ['unavailable'],
+    },
+    handler: () => async (request, reply) => send('index.html', request, reply),
+  }),
+  defineRoute({
+    doc: {
+      method: 'GET',
+      path: '/debug/assets/{file}',
+      operationId: 'debugUiAsset',
+      summary: "A file of the debug UI's bundle",
+      description: 'app.js, app.css and their source maps.',
+      tags: ['debug'],
+      auth: 'public',
+      params: Type.Object({ file: Type.String({ pattern: '^[a-z0-9-]+(\\.[a-z0-9]+)+$', maxLength: 100 }) }),
+      responses: {
+        200: {
+          description: 'JavaScript, CSS or a source map.',
+          contentType: 'text/javascript',
+          schema: Type.String(),
+        },
+      },
+      errors: ['not_found', 'unavailable'],
+    },
+    handler: () => async (request, reply) => {
+      const file = (request.params as { file: string }).file
+      if (file === 'index.html') throw new ProblemError(ERRORS.not_found, { what: `debug asset ${file}` })
+      return send(file, request, reply)
+    },
+  }),
+]

@@ -1,0 +1,111 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
+import type { Store } from '@arw/journal'
+import type { Principal } from '@arw/protocol'
+import { isLegacyVersion } from './protocol.ts'
+
+/** What a session id says about its session. */
+export interface SessionInfo {
+  id: string
+  /** The protocol revision negotiated by `initialize`. */
+  version: string
+  /** Unix seconds. */
+  issuedAt: number
+  /** The client capabilities declared at initialize that the server acts on (sampling, elicitation, roots). */
+  clientCapabilities: Record<string, unknown>
+}
+
+const FLAGS: ReadonlyArray<[string, string]> = [
+  ['e', 'elicitation'],
+  ['r', 'roots'],
+  ['s', 'sampling'],
+]
+
+/** A session lives this long after `initialize`; then the client is told (404) to initialize again. */
+export const SESSION_MAX_AGE_S = 7 * 24 * 3600
+const CACHE_LIMIT = 10_000
+const KEY_ID = 'session-key'
+const REVOKED = 'mcp-revoked-sessions'
+
+/**
+ * Self-validating MCP session ids: `<version>.<issued-at>.<capability flags>.<nonce>.<mac>`, where the MAC is an
+ * HMAC-SHA256 over the first four parts and the caller's principal, keyed by a secret kept in the
+ * store. Nothing about a session lives only in memory: any replica sharing the store, or this
+ * process after a restart, accepts the id; an id that does not verify, expired, or was ended with
+ * DELETE is unknown (404), so the client initializes again. Verified ids are cached per process.
+ */
+export class SessionTokens {
+  readonly #key: Buffer
+  readonly #revoked: ReturnType<Store['collection']>
+  readonly #cache = new Map<string, SessionInfo>()
+  readonly #now: () => number
+
+  private constructor(key: Buffer, store: Store, now: () => number) {
+    this.#key = key
+    this.#revoked = store.collection<number>(REVOKED)
+    this.#now = now
+  }
+
+  /** Loads the signing key from the store, creating it once (atomically) when missing. */
+  static async open(
+    store: Store,
+    now: () => number = () => Math.floor(Date.now() / 1000),
+  ): Promise<SessionTokens> {
+    const keys = store.collection<string>('mcp')
+    let key = keys.get(KEY_ID)
+    if (key === undefined)
+      key = await keys.update(KEY_ID, (current) => current ?? randomBytes(32).toString('base64url'))
+    return new SessionTokens(Buffer.from(key!, 'base64url'), store, now)
+  }
+
+  issue(version: string, principal: Principal, clientCapabilities: unknown): string {
+    const caps = (clientCapabilities ?? {}) as Record<string, unknown>
+    const flags = FLAGS.filter(([, name]) => caps[name] !== undefined && caps[name] !== null)
+      .map(([flag]) => flag)
+      .join('')
+    const body = `${version}.${this.#now()}.${flags || '-'}.${randomBytes(12).toString('base64url')}`
+    return `${body}.${this.#mac(body, principal)}`
+  }
+
+  /** The session an id stands for, or undefined when it is not (or no longer) valid for this principal. */
+  verify(id: string, principal: Principal): SessionInfo | undefined {
+    const cacheKey = `${principal.kind}:${principal.id}\n${id}`
+    const cached = this.#cache.get(cacheKey)
+    if (cached) {
+      if (this.#now() - cached.issuedAt > SESSION_MAX_AGE_S || this.#revoked.get(id) !== undefined) {
+        this.#cache.delete(cacheKey)
+        return undefined
+      }
+      return cached
+    }
+    if (id.length > 200) return undefined
+    const dot = id.lastIndexOf('.')
+    if (dot <= 0) return undefined
+    const body = id.slice(0, dot)
+    const presented = Buffer.from(id.slice(dot + 1), 'base64url')
+    const expected = Buffer.from(this.#mac(body, principal), 'base64url')
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return undefined
+    const [version, issued, flags] = body.split('.')
+    const issuedAt = Number(issued)
+    if (!version || !isLegacyVersion(version) || !Number.isInteger(issuedAt) || flags === undefined)
+      return undefined
+    if (this.#now() - issuedAt > SESSION_MAX_AGE_S || this.#revoked.get(id) !== undefined) return undefined
+    const clientCapabilities: Record<string, unknown> = {}
+    for (const [flag, name] of FLAGS) if (flags.includes(flag)) clientCapabilities[name] = {}
+    const info: SessionInfo = { id, version, issuedAt, clientCapabilities }
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!)
+    this.#cache.set(cacheKey, info)
+    return info
+  }
+
+  /** Ends a session for every replica (DELETE /mcp). */
+  async revoke(id: string): Promise<void> {
+    for (const key of this.#cache.keys()) if (key.endsWith(`\n${id}`)) this.#cache.delete(key)
+    await this.#revoked.put(id, this.#now())
+  }
+
+  #mac(body: string, principal: Principal): string {
+    return createHmac('sha256', this.#key)
+      .update(`${principal.kind}:${principal.id}\n${body}`)
+      .digest('base64url')
+  }
+}

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mcpState } from '../../daemon/src/surfaces/mcp/http.ts'
+import { CLIENT_KINDS, connect } from './support/clients.ts'
+import { aborted, lateTool, type McpDaemon, mcpDaemon, TOKEN } from './support/daemon.ts'
+
+let daemon: McpDaemon
+
+beforeAll(async () => {
+  daemon = await mcpDaemon()
+})
+
+afterAll(async () => {
+  await daemon.close()
+})
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe.each(CLIENT_KINDS)('Streamable HTTP with the %s client', (kind) => {
+  it('negotiates its revision and lists every tool with the catalog schemas', async () => {
+    const client = await connect(kind, { http: daemon.mcpUrl, token: TOKEN })
+    try {
+      expect(client.protocolVersion()).toBe(kind === 'sdk-v2@2026-07-28' ? '2026-07-28' : '2025-11-25')
+      const { tools } = await client.listTools()
+      const catalog = mcpState(daemon.app.arw).dispatcher.catalog()
+      expect(tools.map((t) => t.name)).toEqual(catalog.map((t) => t.name))
+      const echo = tools.find((t) => t.name === 'demo.echo')!
+      const declared = catalog.find((t) => t.name === 'demo.echo')!
+      expect(echo.inputSchema).toEqual(declared.inputSchema)
+      expect(echo.outputSchema).toEqual(declared.outputSchema)
+      expect(echo.annotations).toMatchObject({
+        title: 'Echo text',
+        readOnlyHint: true,
+        idempotentHint: true,
+        openWorldHint: false,
+      })
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('calls a tool: structured output plus its text rendering, journaled with surface mcp', async () => {
+    const client = await connect(kind, { http: daemon.mcpUrl, token: TOKEN })
+    try {
+      const text = `hello from ${kind}`
+      const result = await client.callTool('demo.echo', { text })
+      expect(result.isError ?? false).toBe(false)
+      expect(result.structuredContent).toEqual({ text })
+      expect(JSON.parse(result.content[0]!['text'] as string)).toEqual({ text })
+      const journal = daemon.app.arw.journal
+      const records = journal.read(0, 100_000).filter((e) => e.kind === 'tool.ran')
+      const record = records.find((e) => (e.payload as { output?: { text?: string } }).output?.text === text)
+      expect(record?.payload).toMatchObject({ tool: 'demo.echo@1.0.0', outcome: 'ok', surface: 'mcp' })
+      expect(record?.actor).toEqual({ kind: 'admin', id: 'admin' })
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('answers a failing call with an isError result carrying the RFC 7807 problem', async () => {
+    const client = await connect(kind, { http: daemon.mcpUrl, token: TOKEN })
+    try {
+      const result = await client.callTool('demo.echo', { text: 42 })
+      expect(result.isError).toBe(true)
+      expect(result.structuredContent).toMatchObject({
+        type: 'urn:arw:problem:validation_failed',
+        status: 400,
+        code: 'validation_failed',
+        errors: [{ pointer: '/input/text', keyword: 'type' }],
+      })
+      expect(JSON.parse(result.content[0]!['text'] as string)).toEqual(result.structuredContent)
+      await expect(client.callTool('no.such.tool', {})).rejects.toThrow(/Unknown tool/)
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('forwards progress from ctx.progress', async () => {
+    const client = await connect(kind, { http: daemon.mcpUrl, token: TOKEN })
+    try {
+      const progress: Array<{ progress: number; total?: number; message?: string }> = []
+      const result = await client.callTool(
+        'test.wait',
+        { tag: `progress-${kind}`, ticks: 3 },
+        { onprogress: (p) => progress.push(p) },
+      )
+      expect(result.structuredContent).toEqual({ tag: `progress-${kind}` })
+      expect(progress.map((p) => [p.progress, p.total, p.message])).toEqual([
+        [1, 3, 'tick 1'],
+        [2, 3, 'tick 2'],
+        [3, 3, 'tick 3'],
+      ])
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('cancellation reaches the handler AbortSignal', async () => {
+    const client = await connect(kind, { http: daemon.mcpUrl, token: TOKEN })
+    try {
+      const tag = `cancel-${kind}`
+      const controller = new AbortController()
+      const call = client.callTool('test.wait', { tag }, { signal: controller.signal })
+      await new Promise((r) => setTimeout(r, 100))
+      controller.abort('user cancelled')
+      await expect(call).rejects.toThrow()
+      await until(() => aborted.has(tag), 'the handler to see its signal fire')
+      await until(
+        () =>
+          daemon.app.arw.journal
+            .read(0, 100_000)
+            .some(
+              (e) =>
+                e.kind === 'tool.ran' &&
+                (e.payload as { outcome?: string; surface?: string; input?: { tag?: string } }).outcome ===
+                  'cancelled',
+            ),
+        'the cancelled call in the journal',
+      )
+    } finally {
+      await client.close()
+    }
+  })
+
+  it('notifies tools/list_changed when a tool is registered at run time', async () => {
+    const client = await connect(kind, { http: daemon.mcpUrl, token: TOKEN })
+    try {
+      let changed = 0
+      await client.onToolsChanged(() => changed++)
+      const listeners = mcpState(daemon.app.arw).listeners
+      await until(() => listeners.size > 0, 'the notification stream to open')
+      const name = `late.${kind.replace(/[^a-z0-9]/g, '')}`
+      daemon.app.arw.registry.addTools([lateTool(name)])
+      await until(() => changed > 0, 'tools/list_changed')
+      const { tools } = await client.listTools()
+      expect(tools.some((t) => t.name === name)).toBe(true)
+    } finally {
+      await client.close()
+    }
+  })
+})
+
+describe('authentication', () => {
+  it('refuses a client without the bearer token', async () => {
+    await expect(connect('sdk-1.x', { http: daemon.mcpUrl })).rejects.toThrow()
+    await expect(connect('sdk-v2', { http: daemon.mcpUrl, token: 'wrong-token' })).rejects.toThrow()
+  })
+})
