@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { ERRORS, ProblemError } from '@arw/protocol'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
+import type { Services } from '../../services.ts'
+import { presentedToken } from '../http/auth.ts'
 import { defineRoute } from '../http/route.ts'
 import { ASSET_FILES, ASSETS_DIR, ensureDebugUi } from './build.ts'
 
@@ -60,6 +62,21 @@ function loadAssets(): Promise<Map<string, Asset>> {
   return loading
 }
 
+/**
+ * Who gets the UI: everyone when ARW_DEBUG=1 (the files hold no data; every panel still needs the
+ * admin API), else only a request that presents the admin token. Without ARW_DEBUG and without a
+ * token the UI does not exist (404); a wrong token is a 401 (and counts as a failed attempt).
+ */
+function admit(services: Services, request: FastifyRequest): void {
+  if (services.config.debug) return
+  if (presentedToken(request.headers) === undefined) {
+    throw new ProblemError(ERRORS.not_found, {
+      what: 'The debug UI (enabled by ARW_DEBUG=1, or for a request with the admin token)',
+    })
+  }
+  request.principal = services.auth.authenticate(request.headers, request.socket.remoteAddress)
+}
+
 async function send(name: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const asset = (await loadAssets()).get(name)
   if (!asset) throw new ProblemError(ERRORS.not_found, { what: `debug asset ${name}` })
@@ -73,7 +90,7 @@ async function send(name: string, request: FastifyRequest, reply: FastifyReply):
 }
 
 const DESCRIPTION =
-  "The page is static and holds no data, so it is served to anyone (like the spec documents); every panel reads the admin API (tools, schemas, invoke, events, probe, stats) with the admin token in the X-ARW-Admin header. The token is entered once in the page, kept in the tab's sessionStorage and never put in a URL. With ARW_DEBUG=1 and no token configured, loopback callers are admitted without one; otherwise the page asks for the token. Built from daemon/src/surfaces/debug/web (Preact, esbuild); loads nothing from other origins (Content-Security-Policy)."
+  "Served when the daemon runs with ARW_DEBUG=1, else only to a request with the admin token (404 without one, 401 with a wrong one). The page is static and holds no data; every panel reads the admin API (tools, schemas, invoke, events, probe, stats) with the admin token in the X-ARW-Admin header. The token is entered once in the page, kept in the tab's sessionStorage and never put in a URL. With ARW_DEBUG=1 and no token configured, loopback callers are admitted without one; otherwise the page asks for the token. Built from daemon/src/surfaces/debug/web (Preact, esbuild); loads nothing from other origins (Content-Security-Policy)."
 
 export const debugRoutes = [
   defineRoute({
@@ -86,9 +103,12 @@ export const debugRoutes = [
       tags: ['debug'],
       auth: 'public',
       responses: { 200: { description: 'The HTML page.', contentType: 'text/html', schema: Type.String() } },
-      errors: ['unavailable'],
+      errors: ['not_found', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable'],
     },
-    handler: () => async (request, reply) => send('index.html', request, reply),
+    handler: (services) => async (request, reply) => {
+      admit(services, request)
+      return send('index.html', request, reply)
+    },
   }),
   defineRoute({
     doc: {
@@ -96,7 +116,7 @@ export const debugRoutes = [
       path: '/debug/assets/{file}',
       operationId: 'debugUiAsset',
       summary: "A file of the debug UI's bundle",
-      description: 'app.js, app.css and their source maps.',
+      description: 'app.js, app.css and their source maps; served to whom /debug is served.',
       tags: ['debug'],
       auth: 'public',
       params: Type.Object({ file: Type.String({ pattern: '^[a-z0-9-]+(\\.[a-z0-9]+)+$', maxLength: 100 }) }),
@@ -107,9 +127,10 @@ export const debugRoutes = [
           schema: Type.String(),
         },
       },
-      errors: ['not_found', 'unavailable'],
+      errors: ['not_found', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable'],
     },
-    handler: () => async (request, reply) => {
+    handler: (services) => async (request, reply) => {
+      admit(services, request)
       const file = (request.params as { file: string }).file
       if (file === 'index.html') throw new ProblemError(ERRORS.not_found, { what: `debug asset ${file}` })
       return send(file, request, reply)

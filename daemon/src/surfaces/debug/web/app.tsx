@@ -276,6 +276,10 @@ export function App() {
               setPaused(false)
               stream.start()
             }}
+            onReconnect={() => {
+              setPaused(false)
+              stream.start()
+            }}
             onClear={clear}
           />
         ) : null}

@@ -59,6 +59,7 @@ export function EventsPanel(props: {
   paused: boolean
   onPause: () => void
   onResume: () => void
+  onReconnect: () => void
   onClear: () => void
 }) {
   const [filter, setFilter] = useState('')
@@ -130,6 +131,13 @@ export function EventsPanel(props: {
               Pause
             </button>
           )}
+          <button
+            type="button"
+            onClick={props.onReconnect}
+            title="Close the stream and open it again, resuming after the last id seen"
+          >
+            Reconnect
+          </button>
           <button type="button" onClick={props.onClear}>
             Clear
           </button>

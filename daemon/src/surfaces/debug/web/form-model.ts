@@ -61,6 +61,11 @@ export interface ClientError {
   message: string
 }
 
+/** A DOM id for the control of a pointer ('' is the input as a whole). */
+export function fieldId(pointer: string): string {
+  return `in${pointer.replace(/[^A-Za-z0-9_-]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`
+}
+
 /** RFC 6901 escaping of one reference token. */
 export function escapeToken(token: string): string {
   return token.replace(/~/g, '~0').replace(/\//g, '~1')

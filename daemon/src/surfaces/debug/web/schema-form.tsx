@@ -7,6 +7,7 @@ import {
   defaultOf,
   enumOptions,
   type FieldKind,
+  fieldId,
   itemSchema,
   type JsonSchema,
   kindOf,
@@ -14,11 +15,6 @@ import {
   rawValue,
   removeArrayItem,
 } from './form-model.ts'
-
-/** A DOM id for the control of a pointer ('' is the input as a whole). */
-export function fieldId(pointer: string): string {
-  return `in${pointer.replace(/[^A-Za-z0-9_-]/g, (c) => `_${c.charCodeAt(0).toString(16)}`)}`
-}
 
 interface NodeProps {
   schema: JsonSchema

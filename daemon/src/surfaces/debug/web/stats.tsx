@@ -1,77 +1,168 @@
-import { useEffect, useState } from 'preact/hooks'
-import type { Api, Problem, StatsSnapshot } from './api.ts'
+import { useEffect, useRef, useState } from 'preact/hooks'
+import type { Api, Metric, Problem, StatsSnapshot } from './api.ts'
 import type { StreamEvent } from './stream.ts'
 import { ProblemView } from './ui.tsx'
 
-/** Calls kept per tool for the chart. */
-const POINTS = 60
+/** Samples of /admin/introspect/stats kept per route and tool (one per poll). */
+const SAMPLES = 60
+/** How often the panel polls the counters while it is shown. */
+const POLL_MS = 2000
+/** Calls kept per tool for the per-call chart (from tool.ran events). */
+const CALLS = 60
 
-interface Series {
-  tool: string
-  durations: number[]
-  errors: boolean[]
-  count: number
-  failed: number
+/** One point of a metric's history: its EWMA, last and max latency when the counters were read. */
+interface Sample {
+  hits: number
+  ewma: number
+  last: number
+  max: number
 }
 
-function seriesOf(events: readonly StreamEvent[]): Series[] {
-  const byTool = new Map<string, Series>()
-  for (const e of events) {
-    if (e.kind !== 'tool.ran') continue
-    const p = e.payload as { tool?: string; duration_ms?: number; outcome?: string } | undefined
-    if (!p || typeof p.tool !== 'string' || typeof p.duration_ms !== 'number') continue
-    let s = byTool.get(p.tool)
-    if (!s) {
-      s = { tool: p.tool, durations: [], errors: [], count: 0, failed: 0 }
-      byTool.set(p.tool, s)
-    }
-    s.count++
-    if (p.outcome !== 'ok') s.failed++
-    s.durations.push(p.duration_ms)
-    s.errors.push(p.outcome !== 'ok')
-    if (s.durations.length > POINTS) {
-      s.durations.shift()
-      s.errors.shift()
-    }
+type History = Map<string, Sample[]>
+
+function remember(history: History, prefix: string, metrics: readonly Metric[]): void {
+  for (const m of metrics) {
+    const key = `${prefix}${m.name}`
+    const list = history.get(key) ?? []
+    list.push({ hits: m.hits, ewma: m.ewma_ms, last: m.last_ms, max: m.max_ms })
+    if (list.length > SAMPLES) list.splice(0, list.length - SAMPLES)
+    history.set(key, list)
   }
-  return [...byTool.values()].sort((a, b) => (a.tool < b.tool ? -1 : 1))
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
 }
 
 function ms(n: number): string {
   return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)
 }
 
-function Chart(props: { series: Series }) {
-  const { durations, errors } = props.series
-  const width = 240
-  const height = 48
-  const max = Math.max(...durations, 0.001)
-  const bar = width / POINTS
-  const sorted = [...durations].sort((a, b) => a - b)
-  const label = `Latency of the last ${durations.length} calls of ${props.series.tool}: median ${ms(quantile(sorted, 0.5))} ms, max ${ms(max)} ms`
+const W = 180
+const H = 36
+
+/**
+ * A small latency chart of one route or tool from the polled counters: the EWMA over time as a
+ * line, the last call's latency of each sample as dots, the max so far as a dashed rule.
+ */
+function LatencyChart(props: { name: string; samples: readonly Sample[] }) {
+  const { samples } = props
+  const current = samples[samples.length - 1]
+  if (!current) return null
+  const top = Math.max(current.max, ...samples.map((s) => Math.max(s.ewma, s.last)), 0.001)
+  const step = W / (SAMPLES - 1)
+  const x0 = W - (samples.length - 1) * step
+  const y = (v: number) => H - 2 - (v / top) * (H - 6)
+  const line = samples.map((s, i) => `${(x0 + i * step).toFixed(1)},${y(s.ewma).toFixed(1)}`).join(' ')
+  const label = `Latency of ${props.name} over the last ${samples.length} readings: EWMA ${ms(current.ewma)} ms, last ${ms(current.last)} ms, max ${ms(current.max)} ms`
   return (
-    <svg
-      class="chart"
-      viewBox={`0 0 ${width} ${height}`}
-      width={width}
-      height={height}
-      role="img"
-      aria-label={label}
-    >
+    <svg class="chart" viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={label}>
       <title>{label}</title>
-      <line x1="0" y1={height - 0.5} x2={width} y2={height - 0.5} class="axis" />
+      <line x1="0" y1={H - 0.5} x2={W} y2={H - 0.5} class="axis" />
+      <line x1="0" y1={y(current.max)} x2={W} y2={y(current.max)} class="max" />
+      {samples.length > 1 ? <polyline points={line} class="ewma" /> : null}
+      {samples.map((s, i) => (
+        <circle
+          key={i}
+          cx={x0 + i * step}
+          cy={y(s.ewma)}
+          r={i === samples.length - 1 ? 2.5 : 1.2}
+          class="point"
+        />
+      ))}
+    </svg>
+  )
+}
+
+function MetricTable(props: {
+  caption: string
+  kind: 'route' | 'tool'
+  metrics: readonly Metric[]
+  history: History
+  calls?: ReadonlyMap<string, CallSeries>
+}) {
+  if (props.metrics.length === 0) return <p class="muted">No {props.kind} calls counted yet.</p>
+  return (
+    <div class="table-wrap">
+      <table class="stats-table" data-table={props.kind}>
+        <caption class="visually-hidden">{props.caption}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{props.kind}</th>
+            <th scope="col">hits</th>
+            <th scope="col">errors</th>
+            <th scope="col">EWMA ms</th>
+            <th scope="col">last ms</th>
+            <th scope="col">max ms</th>
+            <th scope="col">latency</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.metrics.map((m) => {
+            const calls = props.calls?.get(m.name)
+            return (
+              <tr key={m.name} data-name={m.name}>
+                <th scope="row">
+                  <code>{m.name}</code>
+                </th>
+                <td>{m.hits}</td>
+                <td class={m.errors > 0 ? 'bad' : undefined}>{m.errors}</td>
+                <td>{ms(m.ewma_ms)}</td>
+                <td>{ms(m.last_ms)}</td>
+                <td>{ms(m.max_ms)}</td>
+                <td class="chart-cell">
+                  <LatencyChart name={m.name} samples={props.history.get(`${props.kind}:${m.name}`) ?? []} />
+                  {calls ? <CallChart series={calls} /> : null}
+                </td>
+              </tr>
+            )
+          })}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+interface CallSeries {
+  tool: string
+  durations: number[]
+  errors: boolean[]
+}
+
+/** The latency of each of a tool's last calls seen live (tool.ran events), failures in red. */
+function callsOf(events: readonly StreamEvent[]): Map<string, CallSeries> {
+  const byTool = new Map<string, CallSeries>()
+  for (const e of events) {
+    if (e.kind !== 'tool.ran') continue
+    const p = e.payload as { tool?: string; duration_ms?: number; outcome?: string } | undefined
+    if (!p || typeof p.tool !== 'string' || typeof p.duration_ms !== 'number') continue
+    let s = byTool.get(p.tool)
+    if (!s) {
+      s = { tool: p.tool, durations: [], errors: [] }
+      byTool.set(p.tool, s)
+    }
+    s.durations.push(p.duration_ms)
+    s.errors.push(p.outcome !== 'ok')
+    if (s.durations.length > CALLS) {
+      s.durations.shift()
+      s.errors.shift()
+    }
+  }
+  return byTool
+}
+
+function CallChart(props: { series: CallSeries }) {
+  const { durations, errors } = props.series
+  const max = Math.max(...durations, 0.001)
+  const bar = W / CALLS
+  const failed = errors.filter(Boolean).length
+  const label = `Latency of the last ${durations.length} calls of ${props.series.tool} seen live (${failed} failed), max ${ms(max)} ms`
+  return (
+    <svg class="chart calls" viewBox={`0 0 ${W} 20`} width={W} height={20} role="img" aria-label={label}>
+      <title>{label}</title>
       {durations.map((d, i) => {
-        const h = Math.max(1, (d / max) * (height - 4))
+        const h = Math.max(1, (d / max) * 18)
         return (
           <rect
             key={i}
             x={i * bar + 0.5}
-            y={height - h}
+            y={20 - h}
             width={Math.max(1, bar - 1)}
             height={h}
             class={errors[i] ? 'bar bar-error' : 'bar'}
@@ -83,90 +174,82 @@ function Chart(props: { series: Series }) {
 }
 
 export function StatsPanel(props: { api: Api; events: readonly StreamEvent[] }) {
-  const series = seriesOf(props.events)
   const [snapshot, setSnapshot] = useState<StatsSnapshot | Problem | undefined>()
-  const refresh = () => {
-    void props.api.stats().then((r) => setSnapshot(r.ok ? r.value : r.problem))
-  }
-  useEffect(refresh, [])
+  const history = useRef<History>(new Map())
+  const [live, setLive] = useState(true)
+
+  const refresh = () =>
+    props.api.stats().then((r) => {
+      if (r.ok) {
+        remember(history.current, 'route:', r.value.routes)
+        remember(history.current, 'tool:', r.value.tools)
+        setSnapshot(r.value)
+      } else setSnapshot(r.problem)
+    })
+
+  useEffect(() => {
+    if (!live) return
+    let stopped = false
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const tick = () => {
+      void refresh().then(() => {
+        if (!stopped) timer = setTimeout(tick, POLL_MS)
+      })
+    }
+    tick()
+    return () => {
+      stopped = true
+      clearTimeout(timer)
+    }
+  }, [live])
+
+  const calls = callsOf(props.events)
+  const stats = snapshot && 'routes' in snapshot ? snapshot : undefined
 
   return (
     <section class="stats-panel" aria-labelledby="stats-heading">
       <div class="panel-head">
         <h2 id="stats-heading">Stats</h2>
         <div class="toolbar">
-          <button type="button" onClick={refresh}>
-            Refresh route counters
+          <button type="button" aria-pressed={live} onClick={() => setLive(!live)}>
+            {live ? 'Stop polling' : 'Poll every 2 s'}
+          </button>
+          <button type="button" onClick={() => void refresh()}>
+            Refresh now
           </button>
         </div>
       </div>
-      <h3>Tool latency</h3>
-      <p class="muted">From the tool.ran events received by this page (replayed history and live calls).</p>
-      {series.length === 0 ? <p class="muted">No tool calls seen yet.</p> : null}
-      <table class="stats-table">
-        <thead>
-          <tr>
-            <th scope="col">tool</th>
-            <th scope="col">calls</th>
-            <th scope="col">errors</th>
-            <th scope="col">p50 ms</th>
-            <th scope="col">p95 ms</th>
-            <th scope="col">max ms</th>
-            <th scope="col">last {POINTS} calls</th>
-          </tr>
-        </thead>
-        <tbody>
-          {series.map((s) => {
-            const sorted = [...s.durations].sort((a, b) => a - b)
-            return (
-              <tr key={s.tool} data-tool={s.tool}>
-                <th scope="row">
-                  <code>{s.tool}</code>
-                </th>
-                <td>{s.count}</td>
-                <td>{s.failed}</td>
-                <td>{ms(quantile(sorted, 0.5))}</td>
-                <td>{ms(quantile(sorted, 0.95))}</td>
-                <td>{ms(sorted[sorted.length - 1] ?? 0)}</td>
-                <td>
-                  <Chart series={s} />
-                </td>
-              </tr>
-            )
-          })}
-        </tbody>
-      </table>
-      <h3>Routes since start</h3>
+      <p class="muted">
+        From <code>/admin/introspect/stats</code> (counters since the daemon started), read every 2 s while
+        polling. Each chart draws the EWMA latency over the readings (line), the max so far (dashed), and for
+        tools the calls seen live on the event stream (bars, failures in red).
+      </p>
       {snapshot && !('routes' in snapshot) ? (
         <ProblemView problem={snapshot} heading="Counters could not be read" />
       ) : null}
-      {snapshot && 'routes' in snapshot ? (
-        <table class="stats-table">
-          <thead>
-            <tr>
-              <th scope="col">route</th>
-              <th scope="col">hits</th>
-              <th scope="col">errors</th>
-              <th scope="col">EWMA ms</th>
-              <th scope="col">last ms</th>
-              <th scope="col">max ms</th>
-            </tr>
-          </thead>
-          <tbody>
-            {snapshot.routes.map((m) => (
-              <tr key={m.name}>
-                <th scope="row">
-                  <code>{m.name}</code>
-                </th>
-                <td>{m.hits}</td>
-                <td>{m.errors}</td>
-                <td>{ms(m.ewma_ms)}</td>
-                <td>{ms(m.last_ms)}</td>
-                <td>{ms(m.max_ms)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {snapshot === undefined ? <p class="muted">Loading…</p> : null}
+      {stats ? (
+        <>
+          <p class="meta" data-testid="stats-summary">
+            since {stats.since} · {stats.events.since_start} events recorded since start · journal head #
+            {stats.events.head}
+          </p>
+          <h3>Tools</h3>
+          <MetricTable
+            caption="Latency per tool"
+            kind="tool"
+            metrics={stats.tools}
+            history={history.current}
+            calls={calls}
+          />
+          <h3>Routes</h3>
+          <MetricTable
+            caption="Latency per route"
+            kind="route"
+            metrics={stats.routes}
+            history={history.current}
+          />
+        </>
       ) : null}
     </section>
   )

@@ -4,11 +4,12 @@ import {
   buildInput,
   type ClientError,
   type Draft,
+  fieldId,
   type JsonSchema,
   placeErrors,
   renderedPointers,
 } from './form-model.ts'
-import { fieldId, SchemaForm } from './schema-form.tsx'
+import { SchemaForm } from './schema-form.tsx'
 import type { StreamEvent } from './stream.ts'
 import { Badge, formatTime, JsonBlock, ProblemView, TraceLink, traceHref } from './ui.tsx'
 
@@ -258,7 +259,20 @@ function ToolDetail(props: {
         <ProblemView problem={schemas} heading="Schema could not be loaded" />
       ) : null}
       {input ? (
-        <form class="invoke-form" noValidate onSubmit={submit} aria-labelledby="form-heading">
+        <form
+          class="invoke-form"
+          noValidate
+          onSubmit={submit}
+          aria-labelledby="form-heading"
+          aria-describedby="form-keys"
+          onKeyDown={(e) => {
+            // Ctrl+Enter (⌘+Enter) invokes from any field, text areas included.
+            if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+              e.preventDefault()
+              e.currentTarget.requestSubmit()
+            }
+          }}
+        >
           <div class="form-head">
             <h3 id="form-heading">Input</h3>
             <button type="button" class="small" aria-pressed={jsonMode} onClick={toggleJson}>
@@ -287,6 +301,9 @@ function ToolDetail(props: {
               ))}
             </ul>
           ) : null}
+          <p id="form-keys" class="muted keys">
+            Ctrl+Enter invokes from any field.
+          </p>
           <div class="actions">
             <button type="submit" class="primary" disabled={call.state === 'running'}>
               {call.state === 'running' ? 'Invoking…' : `Invoke ${tool.name}`}
