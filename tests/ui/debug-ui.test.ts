@@ -302,6 +302,8 @@ describe('debug UI in Chromium', () => {
 
   it('can be filled and submitted with the keyboard alone', async () => {
     await page.goto(`${base}/debug#/tools/uitest.form@1.0.0`)
+    // A fresh page: nothing typed by the previous test is left in the form.
+    await page.reload()
     await page.locator(`#${fieldId('/title')}`).waitFor()
     await page.locator('#tool-search').focus()
     await tabTo(page, fieldId('/title'))

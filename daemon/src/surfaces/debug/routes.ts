@@ -83,7 +83,7 @@ async function send(name: string, request: FastifyRequest, reply: FastifyReply):
   reply.header('content-security-policy', DEBUG_CSP)
   reply.header('x-content-type-options', 'nosniff')
   reply.header('referrer-policy', 'no-referrer')
-  reply.header('cache-control', 'no-cache')
+  reply.header('cache-control', 'private, no-cache')
   reply.header('etag', asset.etag)
   if (request.headers['if-none-match'] === asset.etag) return reply.code(304).send()
   return reply.type(asset.type).send(asset.body)

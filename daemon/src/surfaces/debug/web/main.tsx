@@ -2,4 +2,8 @@ import { render } from 'preact'
 import { App } from './app.tsx'
 
 const root = document.getElementById('app')
-if (root) render(<App />, root)
+if (root) {
+  // The "Loading…" placeholder is replaced, not kept beside the app.
+  root.replaceChildren()
+  render(<App />, root)
+}

@@ -35,37 +35,56 @@ function ms(n: number): string {
 }
 
 const W = 180
-const H = 36
+const H = 28
+/** Floor of the log scale, ms: anything faster is drawn at the left edge. */
+const FLOOR_MS = 0.01
+
+/** Where `v` ms falls on a log scale from FLOOR_MS to `top` ms, 0..W. */
+function logX(v: number, top: number): number {
+  const lo = Math.log10(FLOOR_MS)
+  const hi = Math.log10(Math.max(top, FLOOR_MS * 10))
+  const at = (Math.log10(Math.max(v, FLOOR_MS)) - lo) / (hi - lo)
+  return Math.min(W, Math.max(0, at * W))
+}
 
 /**
- * A small latency chart of one route or tool from the polled counters: the EWMA over time as a
- * line, the last call's latency of each sample as dots, the max so far as a dashed rule.
+ * One route's or tool's latency from the latest counters, on a log scale shared by its table: a bar
+ * to the EWMA, a dark tick at the last call, an orange tick at the max.
  */
-function LatencyChart(props: { name: string; samples: readonly Sample[] }) {
+function RangeChart(props: { metric: Metric; top: number }) {
+  const m = props.metric
+  const ewma = logX(m.ewma_ms, props.top)
+  const last = logX(m.last_ms, props.top)
+  const max = logX(m.max_ms, props.top)
+  const label = `${m.name}: EWMA ${ms(m.ewma_ms)} ms, last ${ms(m.last_ms)} ms, max ${ms(m.max_ms)} ms (log scale up to ${ms(props.top)} ms)`
+  return (
+    <svg class="chart range" viewBox={`0 0 ${W} 16`} width={W} height={16} role="img" aria-label={label}>
+      <title>{label}</title>
+      <rect x="0" y="4" width={W} height="8" class="track" />
+      <rect x="0" y="4" width={Math.max(1, ewma)} height="8" class="ewma-bar" />
+      <rect x={Math.min(W - 2, last)} y="1" width="2" height="14" class="last" />
+      <rect x={Math.min(W - 2, max)} y="1" width="2" height="14" class="max" />
+    </svg>
+  )
+}
+
+/** The EWMA over the readings taken while the panel was open (one point per poll). */
+function TrendChart(props: { name: string; samples: readonly Sample[] }) {
   const { samples } = props
   const current = samples[samples.length - 1]
-  if (!current) return null
-  const top = Math.max(current.max, ...samples.map((s) => Math.max(s.ewma, s.last)), 0.001)
+  if (!current || samples.length < 2) return <span class="muted small">collecting…</span>
+  const top = Math.max(...samples.map((s) => s.ewma), 0.001) * 1.25
   const step = W / (SAMPLES - 1)
   const x0 = W - (samples.length - 1) * step
   const y = (v: number) => H - 2 - (v / top) * (H - 6)
   const line = samples.map((s, i) => `${(x0 + i * step).toFixed(1)},${y(s.ewma).toFixed(1)}`).join(' ')
-  const label = `Latency of ${props.name} over the last ${samples.length} readings: EWMA ${ms(current.ewma)} ms, last ${ms(current.last)} ms, max ${ms(current.max)} ms`
+  const label = `EWMA latency of ${props.name} over the last ${samples.length} readings, now ${ms(current.ewma)} ms`
   return (
-    <svg class="chart" viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={label}>
+    <svg class="chart trend" viewBox={`0 0 ${W} ${H}`} width={W} height={H} role="img" aria-label={label}>
       <title>{label}</title>
       <line x1="0" y1={H - 0.5} x2={W} y2={H - 0.5} class="axis" />
-      <line x1="0" y1={y(current.max)} x2={W} y2={y(current.max)} class="max" />
-      {samples.length > 1 ? <polyline points={line} class="ewma" /> : null}
-      {samples.map((s, i) => (
-        <circle
-          key={i}
-          cx={x0 + i * step}
-          cy={y(s.ewma)}
-          r={i === samples.length - 1 ? 2.5 : 1.2}
-          class="point"
-        />
-      ))}
+      <polyline points={line} class="ewma" />
+      <circle cx={W - 2.5} cy={y(current.ewma)} r={2.5} class="point" />
     </svg>
   )
 }
@@ -78,6 +97,7 @@ function MetricTable(props: {
   calls?: ReadonlyMap<string, CallSeries>
 }) {
   if (props.metrics.length === 0) return <p class="muted">No {props.kind} calls counted yet.</p>
+  const top = Math.max(...props.metrics.map((x) => x.max_ms))
   return (
     <div class="table-wrap">
       <table class="stats-table" data-table={props.kind}>
@@ -90,7 +110,8 @@ function MetricTable(props: {
             <th scope="col">EWMA ms</th>
             <th scope="col">last ms</th>
             <th scope="col">max ms</th>
-            <th scope="col">latency</th>
+            <th scope="col">latency (log)</th>
+            <th scope="col">{props.kind === 'tool' ? 'trend · calls' : 'trend'}</th>
           </tr>
         </thead>
         <tbody>
@@ -107,7 +128,10 @@ function MetricTable(props: {
                 <td>{ms(m.last_ms)}</td>
                 <td>{ms(m.max_ms)}</td>
                 <td class="chart-cell">
-                  <LatencyChart name={m.name} samples={props.history.get(`${props.kind}:${m.name}`) ?? []} />
+                  <RangeChart metric={m} top={top} />
+                </td>
+                <td class="chart-cell">
+                  <TrendChart name={m.name} samples={props.history.get(`${props.kind}:${m.name}`) ?? []} />
                   {calls ? <CallChart series={calls} /> : null}
                 </td>
               </tr>
@@ -221,8 +245,9 @@ export function StatsPanel(props: { api: Api; events: readonly StreamEvent[] }) 
       </div>
       <p class="muted">
         From <code>/admin/introspect/stats</code> (counters since the daemon started), read every 2 s while
-        polling. Each chart draws the EWMA latency over the readings (line), the max so far (dashed), and for
-        tools the calls seen live on the event stream (bars, failures in red).
+        polling. <em>Latency</em>: EWMA (blue bar), last call (dark tick) and max (orange tick), on a log
+        scale shared by the table. <em>Trend</em>: the EWMA over the readings; for tools also each call seen
+        live on the event stream (bars, failures in red).
       </p>
       {snapshot && !('routes' in snapshot) ? (
         <ProblemView problem={snapshot} heading="Counters could not be read" />
