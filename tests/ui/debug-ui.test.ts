@@ -170,6 +170,7 @@ describe('debug UI in Chromium', () => {
     expect(await page.evaluate(() => (globalThis as unknown as Win).document.activeElement?.id)).toBe(
       'admin-token',
     )
+    await bothSizes('token-prompt')
     await page.keyboard.type(TOKEN)
     await page.keyboard.press('Enter')
     await page.locator('a[data-tool="demo.echo@1.0.0"]').waitFor()
@@ -429,6 +430,32 @@ describe('debug UI in Chromium', () => {
         ) !== null,
     )
     await bothSizes('stats')
+  })
+
+  it('labels every control of every panel', async () => {
+    for (const hash of ['#/tools/uitest.form@1.0.0', '#/events', '#/stats']) {
+      await page.goto(`${base}/debug${hash}`)
+      await page.reload()
+      await page.locator('main h2').first().waitFor()
+      if (hash.startsWith('#/tools')) await page.locator(`#${fieldId('/title')}`).waitFor()
+      const controls = await page.locator('input, select, textarea, button').count()
+      expect(controls, hash).toBeGreaterThanOrEqual(3)
+      const unlabeled = await page.$$eval('input, select, textarea, button', (els) =>
+        els
+          .filter((el) => {
+            const e = el as unknown as {
+              labels?: { length: number } | null
+              getAttribute(n: string): string | null
+              textContent: string | null
+            }
+            if (e.getAttribute('aria-label') || e.getAttribute('aria-labelledby')) return false
+            if (el.tagName === 'BUTTON') return (e.textContent ?? '').trim() === ''
+            return !e.labels || e.labels.length === 0
+          })
+          .map((el) => el.outerHTML.slice(0, 120)),
+      )
+      expect(unlabeled, hash).toEqual([])
+    }
   })
 
   it('shows only panels whose areas exist, loads nothing from other hosts and throws no errors', async () => {

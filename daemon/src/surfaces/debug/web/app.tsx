@@ -255,7 +255,8 @@ export function App() {
           <ToolsPanel
             api={api}
             tools={tools}
-            toolsProblem={toolsProblem}
+            toolsProblem={toolsProblem && !isAuthProblem(toolsProblem) ? toolsProblem : undefined}
+            needsToken={authProblem !== undefined}
             selected={selected}
             events={events}
             onProblem={onProblem}

@@ -74,8 +74,9 @@ function TrendChart(props: { name: string; samples: readonly Sample[] }) {
   const current = samples[samples.length - 1]
   if (!current || samples.length < 2) return <span class="muted small">collecting…</span>
   const top = Math.max(...samples.map((s) => s.ewma), 0.001) * 1.25
-  const step = W / (SAMPLES - 1)
-  const x0 = W - (samples.length - 1) * step
+  // Spread over the width until the window is full, then one reading per step.
+  const step = W / (samples.length - 1)
+  const x0 = 0
   const y = (v: number) => H - 2 - (v / top) * (H - 6)
   const line = samples.map((s, i) => `${(x0 + i * step).toFixed(1)},${y(s.ewma).toFixed(1)}`).join(' ')
   const label = `EWMA latency of ${props.name} over the last ${samples.length} readings, now ${ms(current.ewma)} ms`
@@ -122,11 +123,13 @@ function MetricTable(props: {
                 <th scope="row">
                   <code>{m.name}</code>
                 </th>
-                <td>{m.hits}</td>
-                <td class={m.errors > 0 ? 'bad' : undefined}>{m.errors}</td>
-                <td>{ms(m.ewma_ms)}</td>
-                <td>{ms(m.last_ms)}</td>
-                <td>{ms(m.max_ms)}</td>
+                <td data-label="hits">{m.hits}</td>
+                <td data-label="errors" class={m.errors > 0 ? 'bad' : undefined}>
+                  {m.errors}
+                </td>
+                <td data-label="EWMA ms">{ms(m.ewma_ms)}</td>
+                <td data-label="last ms">{ms(m.last_ms)}</td>
+                <td data-label="max ms">{ms(m.max_ms)}</td>
                 <td class="chart-cell">
                   <RangeChart metric={m} top={top} />
                 </td>

@@ -35,6 +35,8 @@ export function ToolsPanel(props: {
   api: Api
   tools: ToolSummary[] | undefined
   toolsProblem: Problem | undefined
+  /** The daemon asked for the admin token (the banner says so; the list just waits for it). */
+  needsToken: boolean
   selected: string | undefined
   events: readonly StreamEvent[]
   onProblem: (problem: Problem) => void
@@ -63,7 +65,9 @@ export function ToolsPanel(props: {
         {props.toolsProblem ? (
           <ProblemView problem={props.toolsProblem} heading="Tools could not be listed" />
         ) : null}
-        {props.tools === undefined && !props.toolsProblem ? <p class="muted">Loading…</p> : null}
+        {props.tools === undefined && !props.toolsProblem ? (
+          <p class="muted">{props.needsToken ? 'Enter the admin token to list the tools.' : 'Loading…'}</p>
+        ) : null}
         <p class="muted count" aria-live="polite">
           {props.tools ? `${shown.length} of ${props.tools.length} tools` : ''}
         </p>
