@@ -84,6 +84,9 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     // Per-request log lines would cost more than the call itself at tens of thousands per second;
     // calls are in the journal instead, and failures are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
+    // A pino child logger per request costs microseconds; calls carry their trace id in the
+    // journal, and the few request-level log lines add it themselves.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: config.bodyLimit,
     // Tool ids contain dots and @; keep the router from treating them specially.
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },
@@ -132,6 +135,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   })
   app.addHook('onClose', async () => {
     // Writes already issued are committed before the environment closes.
+    await journal.close()
     await store.close()
   })
 

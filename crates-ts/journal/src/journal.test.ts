@@ -85,6 +85,55 @@ describe('Journal', () => {
     expect(journal.byTrace('a'.repeat(32)).map((e) => e.id)).toEqual([1, 3])
     expect(journal.byTask('job-1').map((e) => e.id)).toEqual([1, 2])
     expect(journal.byTask('nope')).toEqual([])
+    await journal.close()
+    await store.close()
+  })
+
+  it('finds events by trace and task across index segments, newest segment still open', async () => {
+    const store = Store.open({ dir: tempDir() })
+    const journal = new Journal(store, { indexSegmentSize: 8 })
+    const traces = ['a', 'b', 'c'].map((c) => c.repeat(32))
+    for (let i = 0; i < 45; i++) {
+      await journal.append(
+        draft(i, { trace_id: traces[i % 3], ...(i % 10 === 0 ? { task_id: 'tens' } : {}) }),
+      )
+    }
+    const expected = (r: number) =>
+      Array.from({ length: 45 }, (_, i) => i + 1).filter((id) => (id - 1) % 3 === r)
+    expect(journal.byTrace(traces[0]!).map((e) => e.id)).toEqual(expected(0))
+    expect(journal.byTrace(traces[2]!).map((e) => e.id)).toEqual(expected(2))
+    expect(journal.byTrace(traces[1]!, 4).map((e) => e.id)).toEqual(expected(1).slice(0, 4))
+    expect(journal.byTask('tens').map((e) => e.id)).toEqual([1, 11, 21, 31, 41])
+    expect(journal.byTrace('d'.repeat(32))).toEqual([])
+    await journal.close()
+    await store.close()
+  })
+
+  it('rebuilds index segments a crash left unwritten, and the open segment, on the next open', async () => {
+    const dir = tempDir()
+    let store = Store.open({ dir })
+    let journal = new Journal(store, { indexSegmentSize: 8 })
+    for (let i = 0; i < 30; i++)
+      await journal.append(draft(i, { trace_id: i % 2 ? 'e'.repeat(32) : 'f'.repeat(32) }))
+    await journal.close()
+    // As if the process died before the last two closed segments were written.
+    const postings = store.database('journal_postings', { encoding: 'string' })
+    const filters = store.database('journal_filters', { encoding: 'binary' })
+    const keys = [...postings.getKeys()].map(String).sort()
+    expect(keys.length).toBe(3) // three closed segments of 8
+    for (const key of keys.slice(-2)) {
+      postings.removeSync(key)
+      filters.removeSync(key)
+    }
+    await store.close()
+    store = Store.open({ dir })
+    journal = new Journal(store, { indexSegmentSize: 8 })
+    const odd = Array.from({ length: 15 }, (_, i) => 2 * i + 2)
+    expect(journal.byTrace('e'.repeat(32)).map((e) => e.id)).toEqual(odd)
+    expect([...store.database('journal_postings', { encoding: 'string' }).getKeys()].length).toBe(3)
+    await journal.append(draft(30, { trace_id: 'e'.repeat(32) }))
+    expect(journal.byTrace('e'.repeat(32)).map((e) => e.id)).toEqual([...odd, 31])
+    await journal.close()
     await store.close()
   })
 

@@ -1,5 +1,6 @@
 import type { EventDraft, EventEnvelope } from '@arw/protocol'
 import type { Database } from 'lmdb'
+import { SegmentIndex, type SegmentStore, taskKey, traceKey } from './segment-index.ts'
 import type { Store } from './store.ts'
 
 /** A committed journal entry: the envelope and its serialized form (serialized once, sent as is). */
@@ -21,29 +22,44 @@ interface Pending {
  * The append-only event journal. Sequence ids are assigned in call order, strictly increasing and
  * without holes: lmdb-js commits write batches in order, so after a crash the surviving records
  * are always a prefix. `append` resolves only once its record is durable, and listeners see
- * records strictly in sequence order, only after they are durable.
+ * records strictly in sequence order, only after they are durable. A call pays for one sequential
+ * put; the trace and task index is kept off that path (see SegmentIndex).
  */
 export class Journal {
   readonly #store: Store
   readonly #events: Database<string, number>
-  /** Secondary index: `t\0<trace_id>\0<seq>` and `k\0<task_id>\0<seq>` → seq. */
-  readonly #index: Database<number, string>
+  readonly #index: SegmentIndex
   #next: number
   #head: number
   #pending: Pending[] = []
   #listeners = new Set<JournalListener>()
 
-  constructor(store: Store) {
+  constructor(store: Store, options: { indexSegmentSize?: number } = {}) {
     this.#store = store
     this.#events = store.database<string>('journal', { encoding: 'string' }) as unknown as Database<
       string,
       number
     >
-    this.#index = store.database<number>('journal_index') as unknown as Database<number, string>
     let last = 0
     for (const key of this.#events.getKeys({ reverse: true, limit: 1 })) last = key as number
     this.#head = last
     this.#next = last + 1
+    const segments = {
+      postings: store.database<string>('journal_postings', { encoding: 'string' }),
+      filters: store.database<Uint8Array>('journal_filters', { encoding: 'binary' }),
+    } as unknown as SegmentStore
+    this.#index = new SegmentIndex(
+      segments,
+      last,
+      (from, to) => this.#records(from, to),
+      options.indexSegmentSize,
+    )
+  }
+
+  *#records(from: number, to: number): Iterable<{ id: number; event: EventEnvelope }> {
+    for (const { key, value } of this.#events.getRange({ start: from, end: to + 1 })) {
+      yield { id: key as number, event: JSON.parse(value) as EventEnvelope }
+    }
   }
 
   /** Highest sequence id that is durable (and has been published). */
@@ -54,17 +70,12 @@ export class Journal {
   /** Appends an event; resolves with its envelope once durable. */
   append<P>(draft: EventDraft<P>): Promise<JournalRecord> {
     const id = this.#next++
-    const event: EventEnvelope<P> = { id, time: new Date().toISOString(), ...draft }
+    const event: EventEnvelope<P> = { id, time: isoNow(), ...draft }
     const json = JSON.stringify(event)
     const record: JournalRecord = { id, kind: draft.kind, json, event: event as EventEnvelope }
     const entry: Pending = { record, committed: false }
     this.#pending.push(entry)
-    let write: Promise<unknown> = this.#events.put(id, json)
-    if (draft.trace_id) write = this.#index.put(`t\0${draft.trace_id}\0${pad(id)}`, id)
-    if (draft.task_id) write = this.#index.put(`k\0${draft.task_id}\0${pad(id)}`, id)
-    // lmdb-js commits writes in the order they were issued, and all writes of one event turn in one
-    // transaction: once the last write is committed, so are the ones before it.
-    return this.#store.settle(write).then(
+    return this.#store.settle(this.#events.put(id, json)).then(
       () => {
         entry.committed = true
         this.#drain()
@@ -82,6 +93,12 @@ export class Journal {
     while (this.#pending.length > 0 && this.#pending[0]!.committed) {
       const { record } = this.#pending.shift()!
       this.#head = record.id
+      try {
+        this.#index.add(record.event, record.id)
+      } catch {
+        // The index is derived: a failure here must not fail the call whose record is committed;
+        // the next open rebuilds what is missing from the journal.
+      }
       for (const listener of this.#listeners) {
         try {
           listener(record)
@@ -90,6 +107,11 @@ export class Journal {
         }
       }
     }
+  }
+
+  /** Writes what is left of the index; call before closing the store. */
+  async close(): Promise<void> {
+    await this.#index.flush()
   }
 
   /** Calls `listener` with every record committed from now on, in sequence order. */
@@ -122,24 +144,32 @@ export class Journal {
 
   /** Events of one trace, oldest first. */
   byTrace(traceId: string, limit = 1000): EventEnvelope[] {
-    return this.#byIndex(`t\0${traceId}\0`, limit)
+    return this.#byIndex(traceKey(traceId), limit)
   }
 
   /** Events of one task, oldest first. */
   byTask(taskId: string, limit = 1000): EventEnvelope[] {
-    return this.#byIndex(`k\0${taskId}\0`, limit)
+    return this.#byIndex(taskKey(taskId), limit)
   }
 
-  #byIndex(prefix: string, limit: number): EventEnvelope[] {
+  #byIndex(key: string, limit: number): EventEnvelope[] {
     const out: EventEnvelope[] = []
-    for (const { value } of this.#index.getRange({ start: prefix, end: prefix + '\uffff', limit })) {
-      const event = this.get(value)
+    for (const id of this.#index.lookup(key, limit)) {
+      const event = this.get(id)
       if (event) out.push(event)
     }
     return out
   }
 }
 
-function pad(id: number): string {
-  return id.toString(36).padStart(11, '0')
+let lastMs = 0
+let lastIso = ''
+/** The current time as ISO 8601; calls within the same millisecond share one string. */
+function isoNow(): string {
+  const now = Date.now()
+  if (now !== lastMs) {
+    lastMs = now
+    lastIso = new Date(now).toISOString()
+  }
+  return lastIso
 }

@@ -82,7 +82,7 @@ export class Store {
   /** Opens a raw LMDB sub-database (for the journal's own ordered-key layout). */
   database<V = unknown>(
     name: string,
-    options: { encoding?: 'json' | 'string' | 'msgpack' } = {},
+    options: { encoding?: 'json' | 'string' | 'msgpack' | 'binary' } = {},
   ): Database<V, any> {
     return this.root.openDB<V, any>({ name, encoding: options.encoding ?? 'msgpack' })
   }

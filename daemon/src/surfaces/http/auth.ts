@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 import { ERRORS, type Principal, ProblemError } from '@arw/protocol'
 import type { FastifyRequest } from 'fastify'
 import type { Config } from '../../config.ts'
@@ -60,7 +60,8 @@ export class AdminAuth {
     }
     const token = presentedToken(headers)
     if (token === undefined) throw new ProblemError(ERRORS.unauthorized)
-    const presented = createHash('sha256').update(token, 'utf8').digest()
+    // The one-shot hash is about twice as fast as createHash() on every admin request.
+    const presented = hash('sha256', token, 'buffer')
     if (timingSafeEqual(presented, this.#expected)) return { kind: 'admin', id: 'admin' }
     this.#recordFailure(key, now)
     throw new ProblemError(ERRORS.unauthorized)

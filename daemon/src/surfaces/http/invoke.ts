@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import { ERRORS, formatTraceparent, ProblemError } from '@arw/protocol'
 import type { RegisteredTool } from '@arw/registry'
 import type { FastifyReply } from 'fastify'
@@ -50,6 +51,16 @@ export function deprecationHeaders(reply: FastifyReply, tool: RegisteredTool): v
   }
   links.push(`</admin/introspect/schemas/${tool.id}>; rel="describedby"`)
   reply.header('link', links.join(', '))
+}
+
+/** Calls `cancel` if the client hangs up before its answer is written; returns the unwatch. */
+function watchClose(this: ServerResponse, cancel: () => void): () => void {
+  const response = this
+  function onClose() {
+    if (!response.writableFinished) cancel()
+  }
+  response.once('close', onClose)
+  return () => response.off('close', onClose)
 }
 
 export const invokeRoute = defineRoute({
@@ -108,14 +119,6 @@ export const invokeRoute = defineRoute({
     }
     const body = (request.body ?? {}) as { input?: unknown; task_id?: string; step?: string }
     const key = request.headers['idempotency-key']
-    // A caller that hangs up cancels its call, watched only if the handler looks at its signal.
-    const watchCancel = (cancel: () => void) => {
-      const onClose = () => {
-        if (!reply.raw.writableFinished) cancel()
-      }
-      reply.raw.once('close', onClose)
-      return () => reply.raw.off('close', onClose)
-    }
     try {
       const outcome = await services.pipeline.invoke({
         ref: call.slice(0, -SUFFIX.length),
@@ -126,7 +129,8 @@ export const invokeRoute = defineRoute({
         ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
         ...(body.step !== undefined ? { step: body.step } : {}),
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
-        watchCancel,
+        // A caller that hangs up cancels its call, watched only if the handler looks at its signal.
+        watchCancel: watchClose.bind(reply.raw),
       })
       deprecationHeaders(reply, outcome.tool)
       if (outcome.replayed) reply.header('idempotent-replayed', 'true')

@@ -1,0 +1,77 @@
+import { SYSTEM_PRINCIPAL, traceFrom } from '@arw/protocol'
+import { defineTool } from '@arw/registry'
+import Type from 'typebox'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type TestDaemon, testDaemon } from '../testing/harness.ts'
+import { RECORD_VALUE_LIMIT, recordValue } from './record.ts'
+
+describe('recordValue', () => {
+  it('keeps small clean values as they are', () => {
+    const value = { text: 'hello', n: 3, nested: { list: [1, 'two', null, true] } }
+    expect(recordValue(value)).toBe(value)
+  })
+
+  it('redacts values under secret-looking keys at any depth, and only those', () => {
+    expect(
+      recordValue({
+        user: 'ann',
+        password: 'hunter2',
+        nested: [{ api_key: 'k', Authorization: 'Bearer x' }],
+      }),
+    ).toEqual({
+      user: 'ann',
+      password: '[redacted]',
+      nested: [{ api_key: '[redacted]', Authorization: '[redacted]' }],
+    })
+    // A secret-looking word in a value is not a secret key.
+    expect(recordValue({ text: 'my password is long' })).toEqual({ text: 'my password is long' })
+  })
+
+  it('summarises a value whose JSON is over the limit by its size', () => {
+    const big = { text: 'x'.repeat(RECORD_VALUE_LIMIT) }
+    expect(recordValue(big)).toEqual({ omitted: true, bytes: Buffer.byteLength(JSON.stringify(big)) })
+    const many = { list: Array.from({ length: 2000 }, (_, i) => i) }
+    expect(recordValue(many)).toEqual({ omitted: true, bytes: JSON.stringify(many).length })
+    // Just under the limit is kept whole.
+    const near = { t: 'y'.repeat(RECORD_VALUE_LIMIT - 20) }
+    expect(recordValue(near)).toBe(near)
+  })
+})
+
+describe('call records in the journal', () => {
+  let d: TestDaemon
+  beforeAll(async () => {
+    d = await testDaemon({
+      extraTools: [
+        defineTool({
+          name: 'test.login',
+          version: '1.0.0',
+          title: 'Login',
+          description: 'Takes a secret, returns a token.',
+          input: Type.Object({ user: Type.String(), password: Type.String() }),
+          output: Type.Object({ user: Type.String(), token: Type.String() }),
+          handler: ({ user }) => ({ user, token: 'tok-123' }),
+        }),
+      ],
+    })
+  })
+  afterAll(() => d.close())
+
+  it('never stores a secret input or output in the tool.ran record', async () => {
+    const outcome = await d.app.arw.pipeline.invoke({
+      ref: 'test.login',
+      input: { user: 'ann', password: 'hunter2' },
+      principal: SYSTEM_PRINCIPAL,
+      trace: traceFrom(undefined),
+      surface: 'test',
+    })
+    expect(outcome.result.output).toEqual({ user: 'ann', token: 'tok-123' })
+    const [event] = d.app.arw.journal.byTrace(outcome.result.trace_id)
+    expect(event?.payload).toMatchObject({
+      input: { user: 'ann', password: '[redacted]' },
+      output: { user: 'ann', token: '[redacted]' },
+    })
+    expect(JSON.stringify(event)).not.toContain('hunter2')
+    expect(JSON.stringify(event)).not.toContain('tok-123')
+  })
+})
