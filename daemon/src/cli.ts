@@ -1,0 +1,16 @@
+import { runCli } from './cli/main.ts'
+
+// The `arw` command. Long-running commands (start, events --follow) stop cleanly on SIGINT/SIGTERM.
+const controller = new AbortController()
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => controller.abort())
+}
+const code = await runCli(process.argv.slice(2), {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+  signal: controller.signal,
+})
+process.exitCode = code
+// Streams and timers of a finished command must not keep the process alive.
+if (process.argv[2] !== 'mcp') setImmediate(() => process.exit(code)).unref()

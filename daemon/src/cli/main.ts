@@ -1,0 +1,71 @@
+import { eventsCommand } from './events.ts'
+import { invokeCommand } from './invoke.ts'
+import { type CliIO, EXIT, report, UsageError } from './io.ts'
+import { specCommand } from './spec.ts'
+import { startCommand } from './start.ts'
+import { toolsCommand } from './tools.ts'
+
+export const HELP = `Usage: arw <command> [options]
+
+Commands:
+  start       run the daemon (configuration from ARW_* environment variables)
+  tools       list the tools of a running daemon
+  invoke      run a tool: arw invoke demo.echo --input '{"text":"hi"}'
+  events      print journal events: --replay N, --after ID, --follow
+  spec        print OpenAPI, AsyncAPI or the MCP tool catalog
+  mcp         serve MCP over stdin/stdout (for clients that spawn their servers)
+
+'arw <command> --help' describes each. Commands that talk to a daemon take --url (default $ARW_URL
+or http://127.0.0.1:8090) and --token (default $ARW_ADMIN_TOKEN).
+
+Exit status: 0 ok; 1 the daemon answered a problem (printed as JSON on stderr); 2 usage error;
+3 the daemon could not be reached; 4 invalid configuration or the daemon could not start.
+`
+
+const MCP_HELP = `Usage: arw mcp
+
+Serves MCP over stdin/stdout: the same tools, schemas and governed pipeline as /mcp, in-process on
+ARW_STATE_DIR (every call is journaled there). Logs go to stderr. For a client's config file:
+  {"command": "npx", "args": ["arw", "mcp"]}
+`
+
+type Command = (args: readonly string[], io: CliIO) => Promise<number>
+
+const COMMANDS: Record<string, Command> = {
+  start: startCommand,
+  tools: toolsCommand,
+  invoke: invokeCommand,
+  events: eventsCommand,
+  spec: specCommand,
+  mcp: async (args, io) => {
+    if (args.includes('--help') || args.includes('-h')) {
+      io.out(MCP_HELP)
+      return EXIT.ok
+    }
+    if (args.length > 0) throw new UsageError(`mcp takes no arguments, got ${args.join(' ')}`)
+    const { runMcp } = await import('./mcp.ts')
+    await runMcp({ env: io.env })
+    return EXIT.ok
+  },
+}
+
+/** Runs the `arw` command line; returns the exit code (never exits, so tests drive it in-process). */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...args] = argv
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      io.out(HELP)
+      return name === undefined ? EXIT.usage : EXIT.ok
+    }
+    if (name === '--version' || name === '-v') {
+      const { DAEMON_VERSION } = await import('../version.ts')
+      io.out(`${DAEMON_VERSION}\n`)
+      return EXIT.ok
+    }
+    const command = COMMANDS[name]
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`)
+    return await command(args, io)
+  } catch (error) {
+    return report(error, io)
+  }
+}

@@ -1,0 +1,193 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { EXIT } from '../daemon/src/cli/io.ts'
+import { HELP, runCli } from '../daemon/src/cli/main.ts'
+import { type TestDaemon, testDaemon } from '../daemon/src/testing/harness.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+const BIN = join(ROOT, 'daemon/bin/arw.js')
+
+let d: TestDaemon
+let base: string
+beforeAll(async () => {
+  d = await testDaemon()
+  await d.app.listen({ host: '127.0.0.1', port: 0 })
+  const address = d.app.server.address()
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+})
+afterAll(() => d.close())
+
+async function arw(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let out = ''
+  let err = ''
+  const code = await runCli(args, {
+    out: (t) => {
+      out += t
+    },
+    err: (t) => {
+      err += t
+    },
+    env: { ARW_URL: base, ARW_ADMIN_TOKEN: d.admin['x-arw-admin'], ...env },
+  })
+  return { code, out, err }
+}
+
+describe('arw (in-process)', () => {
+  it('lists tools as a table and as JSON', async () => {
+    const table = await arw(['tools'])
+    expect(table.code).toBe(EXIT.ok)
+    expect(table.out).toMatch(/^ID\s+STABILITY\s+RISK\s+TITLE/)
+    expect(table.out).toContain('demo.echo@1.0.0')
+    const json = await arw(['tools', '--json'])
+    expect(JSON.parse(json.out).some((t: { id: string }) => t.id === 'memory.probe@1.0.0')).toBe(true)
+  })
+
+  it('invokes a tool and prints the answer as JSON (exit 0)', async () => {
+    const r = await arw(['invoke', 'demo.echo', '--input', '{"text":"hi"}'])
+    expect(r.code).toBe(EXIT.ok)
+    expect(JSON.parse(r.out)).toMatchObject({ output: { text: 'hi' }, tool: 'demo.echo@1.0.0' })
+    const only = await arw(['invoke', 'demo.echo@1.0.0', '-i', '{"text":"x"}', '--output-only'])
+    expect(JSON.parse(only.out)).toEqual({ text: 'x' })
+  })
+
+  it('prints the problem on stderr and exits 1 when the daemon refuses the call', async () => {
+    const r = await arw(['invoke', 'demo.echo', '--input', '{"text":5}'])
+    expect(r.code).toBe(EXIT.problem)
+    expect(r.out).toBe('')
+    expect(JSON.parse(r.err)).toMatchObject({ code: 'validation_failed', status: 400 })
+    const unknown = await arw(['invoke', 'no.such.tool'])
+    expect(unknown.code).toBe(EXIT.problem)
+    expect(JSON.parse(unknown.err).code).toBe('not_found')
+    const denied = await arw(['tools', '--token', 'wrong'])
+    expect(denied.code).toBe(EXIT.problem)
+    expect(JSON.parse(denied.err).code).toBe('unauthorized')
+  })
+
+  it('exits 2 on usage errors, with a hint', async () => {
+    for (const args of [
+      ['invoke'],
+      ['invoke', 'demo.echo', '--input', '{not json'],
+      ['frobnicate'],
+      ['tools', '--no-such-flag'],
+      ['events'],
+      ['spec', 'nope'],
+    ]) {
+      const r = await arw(args)
+      expect(r.code, args.join(' ')).toBe(EXIT.usage)
+      expect(r.err).toMatch(/^arw: /)
+    }
+    expect((await arw([])).code).toBe(EXIT.usage)
+  })
+
+  it('exits 3 when the daemon cannot be reached', async () => {
+    const r = await arw(['tools'], { ARW_URL: 'http://127.0.0.1:1023' })
+    expect(r.code).toBe(EXIT.unreachable)
+    expect(r.err).toContain('cannot reach the daemon')
+  })
+
+  it('prints the last N events and exits', async () => {
+    for (let i = 0; i < 3; i++) await arw(['invoke', 'demo.echo', '--input', `{"text":"e${i}"}`])
+    const head = d.app.arw.journal.head
+    const r = await arw(['events', '--replay', '2'])
+    expect(r.code).toBe(EXIT.ok)
+    const lines = r.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines.map((e) => e.id)).toEqual([head - 1, head])
+    expect(lines[1].payload.input).toEqual({ text: 'e2' })
+    const after = await arw(['events', '--after', String(head - 1), '--prefix', 'tool.'])
+    expect(
+      after.out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).id),
+    ).toEqual([head])
+  })
+
+  it('prints spec documents from the daemon and offline, identically', async () => {
+    const live = await arw(['spec', 'asyncapi'])
+    expect(live.out).toMatch(/^asyncapi: 3\.0/m)
+    const offline = await arw(['spec', 'mcp', '--offline'], { ARW_URL: 'http://127.0.0.1:1023' })
+    expect(offline.code).toBe(EXIT.ok)
+    expect(JSON.parse(offline.out)).toEqual(JSON.parse((await arw(['spec', 'mcp'])).out))
+  })
+
+  it('has --help for every command', async () => {
+    expect((await arw(['--help'])).out).toBe(HELP)
+    for (const command of ['start', 'tools', 'invoke', 'events', 'spec', 'mcp']) {
+      const r = await arw([command, '--help'])
+      expect(r.code, command).toBe(EXIT.ok)
+      expect(r.out, command).toMatch(new RegExp(`^Usage: arw ${command}`))
+    }
+    expect((await arw(['start', '--help'])).out).toContain('ARW_STATE_DIR')
+  })
+})
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+describe('the arw executable', () => {
+  it('starts the daemon, serves through the bin shim, and stops cleanly on SIGTERM', async () => {
+    const state = mkdtempSync(join(tmpdir(), 'arw-cli-'))
+    const port = await freePort()
+    const env = {
+      ...process.env,
+      ARW_STATE_DIR: state,
+      ARW_PORT: String(port),
+      ARW_ADMIN_TOKEN: 'cli-secret',
+    }
+    const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c) => {
+      stderr += c
+    })
+    try {
+      for (let i = 0; i < 150 && !stderr.includes('listening on'); i++)
+        await new Promise((r) => setTimeout(r, 100))
+      expect(stderr).toContain(`listening on http://127.0.0.1:${port}`)
+      const url = `http://127.0.0.1:${port}`
+      const invoked = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const c = spawn(process.execPath, [BIN, 'invoke', 'demo.echo', '--input', '{"text":"via bin"}'], {
+          env: { ...env, ARW_URL: url },
+        })
+        let out = ''
+        c.stdout.on('data', (d) => {
+          out += d
+        })
+        c.on('exit', (code) => resolve({ code, out }))
+      })
+      expect(invoked.code).toBe(0)
+      expect(JSON.parse(invoked.out).output).toEqual({ text: 'via bin' })
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+      child.kill('SIGTERM')
+      expect(await exited).toBe(0)
+    } finally {
+      child.kill('SIGKILL')
+      rmSync(state, { recursive: true, force: true })
+    }
+  })
+
+  it('exits 4 when the configuration is invalid', async () => {
+    const code = await new Promise<number | null>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'start'], {
+        env: { ...process.env, ARW_PORT: 'not-a-port' },
+        stdio: 'ignore',
+      })
+      c.on('exit', resolve)
+    })
+    expect(code).toBe(EXIT.config)
+  })
+})
