@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import autocannon from 'autocannon'
+
+const ROOT = new URL('../../', import.meta.url)
+
+export interface Child {
+  child: ChildProcess
+  /** The first JSON line the child printed (its port, or readiness). */
+  ready: Record<string, unknown>
+  /** Further JSON lines, in order. */
+  next(): Promise<Record<string, unknown>>
+  stop(): Promise<void>
+}
+
+/** Starts a TypeScript file of this repo in its own Node process and waits for its first JSON line. */
+export async function startChild(
+  file: string,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL(file, ROOT).pathname, ...args], {
+    cwd: ROOT.pathname,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout! })
+  const waiting: Array<(line: Record<string, unknown>) => void> = []
+  const buffered: Record<string, unknown>[] = []
+  lines.on('line', (line) => {
+    let parsed: Record<string, unknown>
+    try {
+      parsed = JSON.parse(line)
+    } catch {
+      return
+    }
+    const waiter = waiting.shift()
+    if (waiter) waiter(parsed)
+    else buffered.push(parsed)
+  })
+  const next = () =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const line = buffered.shift()
+      if (line) return resolve(line)
+      const timer = setTimeout(() => reject(new Error(`${file} did not answer in 30 s`)), 30_000)
+      waiting.push((l) => {
+        clearTimeout(timer)
+        resolve(l)
+      })
+    })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ready = await Promise.race([
+    next(),
+    exited.then(() => {
+      throw new Error(`${file} exited before it was ready`)
+    }),
+  ])
+  return {
+    child,
+    ready,
+    next,
+    stop: async () => {
+      child.stdin?.end()
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+/** CPU time (user + system, all threads) a process has used, in microseconds. */
+export function cpuMicros(pid: number | undefined): number {
+  if (!pid) return 0
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10_000
+  } catch {
+    return 0
+  }
+}
+
+export interface LoadResult {
+  rps: number
+  p50: number
+  p99: number
+  total: number
+  non2xx: number
+  errors: number
+  /** Server CPU per request (µs), all its threads. */
+  cpuPerRequest: number
+}
+
+export interface LoadOptions {
+  url: string
+  body?: string
+  headers?: Record<string, string>
+  connections: number
+  warmupSeconds: number
+  seconds: number
+  pid?: number | undefined
+}
+
+function run(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)))
+  })
+}
+
+/** A warm-up round, then the measured round, with the same body and connections. */
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  const base: autocannon.Options = {
+    url: options.url,
+    method: 'POST',
+    connections: options.connections,
+    headers: { 'content-type': 'application/json', ...options.headers },
+    ...(options.body !== undefined ? { body: options.body } : {}),
+  }
+  if (options.warmupSeconds > 0) await run({ ...base, duration: options.warmupSeconds })
+  const cpu0 = cpuMicros(options.pid)
+  const result = await run({ ...base, duration: options.seconds })
+  const cpu = cpuMicros(options.pid) - cpu0
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    cpuPerRequest: result.requests.total > 0 ? cpu / result.requests.total : 0,
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
