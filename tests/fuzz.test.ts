@@ -13,13 +13,25 @@ afterAll(async () => {
 
 const PROBLEM_TYPES = new Set(CATALOG.map((e) => `urn:arw:problem:${e.name}`))
 
-/** Every non-2xx answer must be a catalog problem, and no bad input may produce a 5xx. */
+/**
+ * Every non-2xx answer must be a catalog problem, and no bad input may produce a 5xx. The one
+ * exception is the MCP endpoint, a JSON-RPC surface: the MCP spec has it answer protocol errors as
+ * JSON-RPC error objects (refusals before the protocol, like a missing token, are still problems).
+ */
 function expectClientProblem(
   res: { statusCode: number; headers: Record<string, unknown>; body: string },
   what: string,
+  jsonRpc = false,
 ): void {
   if (res.statusCode < 400) return
   expect(res.statusCode, `${what} answered ${res.statusCode}: ${res.body}`).toBeLessThan(500)
+  if (jsonRpc && /^application\/json/.test(String(res.headers['content-type']))) {
+    const message = JSON.parse(res.body)
+    expect(message.jsonrpc).toBe('2.0')
+    expect(Number.isInteger(message.error?.code)).toBe(true)
+    expect(typeof message.error?.message).toBe('string')
+    return
+  }
   expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json/)
   const problem = JSON.parse(res.body)
   expect(PROBLEM_CODES).toContain(problem.code)
@@ -122,7 +134,7 @@ describe('random and schema-violating input never yields a 5xx', () => {
           headers,
           ...(body !== undefined && route.method !== 'GET' ? { payload: body } : {}),
         })
-        expectClientProblem(res, `${route.method} ${path}?${qs}`)
+        expectClientProblem(res, `${route.method} ${path}?${qs}`, route.path === '/mcp')
       }),
       { numRuns: 400 },
     )

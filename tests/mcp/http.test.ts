@@ -67,13 +67,16 @@ describe.each(CLIENT_KINDS)('Streamable HTTP with the %s client', (kind) => {
     try {
       const result = await client.callTool('demo.echo', { text: 42 })
       expect(result.isError).toBe(true)
-      expect(result.structuredContent).toMatchObject({
+      // The problem rides in _meta and as text; structuredContent would break 1.x SDK clients.
+      expect(result.structuredContent).toBeUndefined()
+      const problem = (result as { _meta?: Record<string, unknown> })._meta?.['io.arw/problem']
+      expect(problem).toMatchObject({
         type: 'urn:arw:problem:validation_failed',
         status: 400,
         code: 'validation_failed',
         errors: [{ pointer: '/input/text', keyword: 'type' }],
       })
-      expect(JSON.parse(result.content[0]!['text'] as string)).toEqual(result.structuredContent)
+      expect(JSON.parse(result.content[0]!['text'] as string)).toEqual(problem)
       await expect(client.callTool('no.such.tool', {})).rejects.toThrow(/Unknown tool/)
     } finally {
       await client.close()

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Journal, Store } from '@arw/journal'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { CLIENT_KINDS, connect, type Target } from './support/clients.ts'
 
 const CHILD = fileURLToPath(new URL('./support/stdio-child.ts', import.meta.url))
@@ -47,7 +47,10 @@ describe.each(CLIENT_KINDS)('arw mcp (stdio) with the %s client', (kind) => {
 
       const failed = await client.callTool('demo.echo', {})
       expect(failed.isError).toBe(true)
-      expect(failed.structuredContent).toMatchObject({ code: 'validation_failed', status: 400 })
+      expect(JSON.parse(failed.content[0]!['text'] as string)).toMatchObject({
+        code: 'validation_failed',
+        status: 400,
+      })
 
       const progress: number[] = []
       await client.callTool(
@@ -55,7 +58,9 @@ describe.each(CLIENT_KINDS)('arw mcp (stdio) with the %s client', (kind) => {
         { tag: 'p', ticks: 2 },
         { onprogress: (p) => progress.push(p.progress) },
       )
-      expect(progress).toEqual([1, 2])
+      // Both notifications precede the result on the wire; a client may run its progress callback
+      // a tick after it resolves the call, so wait for it rather than race it.
+      await vi.waitFor(() => expect(progress).toEqual([1, 2]))
 
       const controller = new AbortController()
       const call = client.callTool('test.wait', { tag }, { signal: controller.signal })

@@ -493,11 +493,19 @@ function renderOutput(output: unknown, tool: RegisteredTool): Result {
   return { content: [{ type: 'text', text: JSON.stringify(output) }], structuredContent: output }
 }
 
-/** A failed call: the RFC 7807 problem the HTTP surface answers, as an isError result. */
+/** Where an isError result carries its problem as structured data. */
+export const PROBLEM_META = 'io.arw/problem'
+
+/**
+ * A failed call: the RFC 7807 problem the HTTP surface answers, as an isError result: its JSON is
+ * the text content, and the object itself is under `_meta["io.arw/problem"]`. Not in
+ * `structuredContent`: the official 1.x SDK client checks any structuredContent against the tool's
+ * output schema, error or not, and would turn the problem into an exception of its own.
+ */
 function renderProblem(problem: Problem): Result {
   return {
     content: [{ type: 'text', text: JSON.stringify(problem) }],
-    structuredContent: problem,
+    _meta: { [PROBLEM_META]: problem },
     isError: true,
   }
 }

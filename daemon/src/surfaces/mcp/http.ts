@@ -70,9 +70,12 @@ export function mcpState(services: Services): McpState {
       }
     }
   }
+  const tokens = SessionTokens.open(services.store)
+  // Awaited by the first MCP request; a daemon closed before any would otherwise leave it unhandled.
+  tokens.catch(() => {})
   state = {
     dispatcher,
-    tokens: SessionTokens.open(services.store),
+    tokens,
     streams: new StreamRegistry(),
     listeners,
     allowedOrigins,

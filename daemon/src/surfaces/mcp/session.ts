@@ -39,9 +39,9 @@ export class SessionTokens {
   readonly #cache = new Map<string, SessionInfo>()
   readonly #now: () => number
 
-  private constructor(key: Buffer, store: Store, now: () => number) {
+  private constructor(key: Buffer, revoked: ReturnType<Store['collection']>, now: () => number) {
     this.#key = key
-    this.#revoked = store.collection<number>(REVOKED)
+    this.#revoked = revoked
     this.#now = now
   }
 
@@ -50,11 +50,14 @@ export class SessionTokens {
     store: Store,
     now: () => number = () => Math.floor(Date.now() / 1000),
   ): Promise<SessionTokens> {
+    // Both collections are opened now, while the store is surely open: the daemon may be closed
+    // before the first request awaits this.
     const keys = store.collection<string>('mcp')
+    const revoked = store.collection<number>(REVOKED)
     let key = keys.get(KEY_ID)
     if (key === undefined)
       key = await keys.update(KEY_ID, (current) => current ?? randomBytes(32).toString('base64url'))
-    return new SessionTokens(Buffer.from(key!, 'base64url'), store, now)
+    return new SessionTokens(Buffer.from(key!, 'base64url'), revoked, now)
   }
 
   issue(version: string, principal: Principal, clientCapabilities: unknown): string {
