@@ -231,6 +231,7 @@ export class Pipeline {
     }
     let timer: NodeJS.Timeout | undefined
     let onAbort: (() => void) | undefined
+    let unwatch: (() => void) | undefined
     // Handlers that ignore their signal still lose the race; their late result is dropped.
     const stopped = new Promise<never>((_, reject) => {
       ctx.onCancel(reject)
@@ -239,6 +240,8 @@ export class Pipeline {
         reject(problem)
         ctx.finish(problem)
       }, tool.timeoutMs)
+      // A call that waits is cut off when its caller cancels, even if its handler ignores the signal.
+      unwatch = request.watchCancel?.(() => ctx.cancel())
       const caller = request.signal
       if (!caller) return
       onAbort = () => ctx.cancel(caller.reason)
@@ -253,6 +256,7 @@ export class Pipeline {
       clearTimeout(timer)
       ctx.finish()
       if (onAbort) request.signal?.removeEventListener('abort', onAbort)
+      unwatch?.()
     }
   }
 

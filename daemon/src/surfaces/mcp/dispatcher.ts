@@ -10,6 +10,7 @@ import type { ProgressUpdate, RegisteredTool, Registry } from '@arw/registry'
 import { emitMcpCatalog, type HttpRouteDoc, type McpTool, mcpNameToRef, specFiles } from '@arw/spec'
 import type { Logger } from 'pino'
 import { InvokeError, type Pipeline } from '../../pipeline/invoke.ts'
+import { CallCancel } from './cancel.ts'
 import { MCP_CLIENT, MCP_CONTENT, type McpClientChannel, registerChannel } from './channel.ts'
 import type { RequestContext } from './exchange.ts'
 import {
@@ -80,7 +81,7 @@ export class McpDispatcher {
   readonly #routeDocs: readonly HttpRouteDoc[]
   readonly #pageSize: number
   /** Calls in flight, by `<scope>\n<id>`: notifications/cancelled aborts them. */
-  readonly #inflight = new Map<string, AbortController>()
+  readonly #inflight = new Map<string, CallCancel>()
   /** Server→client requests waiting for the client's answer, by `<scope>\n<id>`. */
   readonly #pending = new Map<string, { resolve(value: unknown): void; reject(error: Error): void }>()
   /** logging/setLevel, by scope. Per process: a replica that never saw it uses the default. */
@@ -201,7 +202,7 @@ export class McpDispatcher {
     if (message.method !== 'notifications/cancelled' || scope === undefined) return
     const requestId = message.params?.['requestId']
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return
-    this.#inflight.get(key(scope, requestId))?.abort()
+    this.#inflight.get(key(scope, requestId))?.cancel()
   }
 
   /** A client's answer to a server→client request. */
@@ -271,19 +272,22 @@ export class McpDispatcher {
     const traceparent = meta?.['traceparent']
     if (typeof traceparent === 'string') trace = parseTraceparent(traceparent) ?? trace
 
-    const controller = new AbortController()
-    const signal = ctx.exchange.signal
-    const onGone = () => controller.abort()
-    if (signal) {
-      if (signal.aborted) return undefined
-      signal.addEventListener('abort', onGone, { once: true })
-    }
+    const cancel = new CallCancel()
     const inflightKey = ctx.scope !== undefined ? key(ctx.scope, id) : undefined
-    if (inflightKey !== undefined) this.#inflight.set(inflightKey, controller)
+    if (inflightKey !== undefined) this.#inflight.set(inflightKey, cancel)
+    // The transport's "client went away" signal is looked at only when someone watches.
+    let unfollow: (() => void) | undefined
+    const watchCancel = (onCancel: () => void) => {
+      unfollow ??= cancel.follow(ctx.exchange.signal)
+      return cancel.watch(onCancel)
+    }
     const tool = this.registry.tryResolve(ref)
-    const unregister = tool?.capabilities.includes(MCP_CLIENT)
-      ? registerChannel(trace.spanId, this.#channel(ctx, controller.signal))
-      : undefined
+    let unregister: (() => void) | undefined
+    if (tool?.capabilities.includes(MCP_CLIENT)) {
+      const controller = new AbortController()
+      watchCancel(() => controller.abort())
+      unregister = registerChannel(trace.spanId, this.#channel(ctx, controller.signal))
+    }
     try {
       const outcome = await this.#pipeline.invoke({
         ref,
@@ -291,15 +295,17 @@ export class McpDispatcher {
         principal: ctx.principal,
         trace,
         surface: 'mcp',
-        signal: controller.signal,
+        watchCancel,
         ...(typeof progressToken === 'string' || typeof progressToken === 'number'
           ? { onProgress: (update: ProgressUpdate) => this.#progress(ctx, progressToken, update) }
           : {}),
       })
+      // A cancelled request gets no response (the client has stopped waiting for one).
+      if (cancel.aborted) return undefined
       const result = renderOutput(outcome.result.output, outcome.tool)
       return { jsonrpc: '2.0', id, result: ctx.modern ? this.modernResult(result) : result }
     } catch (error) {
-      if (controller.signal.aborted) return undefined
+      if (cancel.aborted) return undefined
       if (!(error instanceof InvokeError)) throw error
       const problem = error.problem
       if (UNKNOWN_TOOL.has(problem.type))
@@ -308,8 +314,8 @@ export class McpDispatcher {
       return { jsonrpc: '2.0', id, result: ctx.modern ? this.modernResult(result) : result }
     } finally {
       unregister?.()
+      unfollow?.()
       if (inflightKey !== undefined) this.#inflight.delete(inflightKey)
-      signal?.removeEventListener('abort', onGone)
     }
   }
 
