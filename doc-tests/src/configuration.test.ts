@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { CONFIG_VARS } from '../../daemon/src/config.ts'
+import { ROOT } from './run.ts'
+
+describe('docs/configuration.md', () => {
+  it('lists every variable the daemon reads, with its default and meaning', () => {
+    const doc = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8')
+    const rows = [...doc.matchAll(/^\| `(ARW_\w+)` \| `([^`]*)` \| (.*) \|$/gm)].map((m) => ({
+      name: m[1],
+      default: m[2],
+      description: m[3]!.replace(/\\\|/g, '|'),
+    }))
+    expect(rows).toEqual(
+      CONFIG_VARS.map((v) => ({ name: v.name, default: v.default, description: v.description })),
+    )
+  })
+})
