@@ -107,7 +107,7 @@ export function compare(kind: 'json' | 'text', expected: string, actual: string)
   return undefined
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
