@@ -96,7 +96,7 @@ export function compare(kind: 'json' | 'text', expected: string, actual: string)
     const pattern = new RegExp(
       `^${line
         .split(/…|\.\.\./)
-        .map(escape)
+        .map(escapeRegExp)
         .join('.*')}$`,
     )
     while (at < gotLines.length && !pattern.test(gotLines[at]!)) at++
