@@ -20,7 +20,13 @@ function generated(title = 'Echo'): Generated {
       handler: ({ text }) => ({ text }),
     }),
   ])
-  return { files: specFiles({ registry, routes: [], version: '0.1.0' }), tools: 1, events: 0, routes: 0 }
+  return {
+    files: specFiles({ registry, routes: [], version: '0.1.0' }),
+    registry,
+    tools: 1,
+    events: 0,
+    routes: 0,
+  }
 }
 
 let dir: string
@@ -79,5 +85,37 @@ describe('docgen main', () => {
     expect(await run(['--frobnicate'])).toBe(EXIT.usage)
     expect(await run(['--help'])).toBe(EXIT.ok)
     expect(out.at(-1)).toContain('Exit codes:')
+  })
+
+  it('--compat guards the released baseline: a breaking change fails with what to do', async () => {
+    expect(await run(['--compat', '--dir', dir])).toBe(EXIT.failed)
+    expect(err.join('\n')).toMatch(/--compat-update/)
+    expect(await run(['--compat-update', '--dir', dir])).toBe(EXIT.ok)
+    expect(await run(['--compat', '--dir', dir])).toBe(EXIT.ok)
+    // The released version changes in place: its output gains a required field.
+    const breaking = async (): Promise<Generated> => {
+      const registry = new Registry()
+      registry.addTools([
+        defineTool({
+          name: 'demo.echo',
+          version: '1.0.0',
+          title: 'Echo',
+          description: 'Returns its input.',
+          input: Type.Object({ text: Type.String(), lang: Type.String() }),
+          output: Type.Object({ text: Type.String() }),
+          handler: ({ text }) => ({ text }),
+        }),
+      ])
+      return {
+        files: specFiles({ registry, routes: [], version: '0.1.0' }),
+        registry,
+        tools: 1,
+        events: 0,
+        routes: 0,
+      }
+    }
+    err = []
+    expect(await run(['--check', '--compat', '--dir', dir], breaking)).toBe(EXIT.incompatible)
+    expect(err[0]).toMatch(/^incompatible demo\.echo@1\.0\.0: .*\/input\/lang now required/)
   })
 })

@@ -1,4 +1,12 @@
 export { type AsyncApiDocument, type AsyncApiOptions, emitAsyncApi } from './asyncapi.ts'
+export {
+  type CompatLock,
+  type CompatViolation,
+  checkCompat,
+  compatLock,
+  compatLockText,
+  schemaChanges,
+} from './compat.ts'
 export { COMPONENT_NAME, toolSchemaName } from './component-names.ts'
 export { type JsonObject, type JsonValue, jsonText, toJson } from './json.ts'
 export {
