@@ -27,6 +27,12 @@ describe('emitToolSchemas', () => {
     })
   })
 
+  it('marks a deprecated version, and only it, with the deprecated annotation', () => {
+    const files = emitToolSchemas(fixtureRegistry())
+    expect(files.get('demo.echo@0.9.0.json')?.deprecated).toBe(true)
+    expect(files.get('demo.echo@1.0.0.json')).not.toHaveProperty('deprecated')
+  })
+
   it('is usable as a schema on its own: $refs reach the input and output definitions', () => {
     const doc = emitToolSchemas(fixtureRegistry()).get('demo.echo@1.0.0.json')!
     const validator = Compile(doc as unknown as TSchema)

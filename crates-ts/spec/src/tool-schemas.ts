@@ -29,6 +29,8 @@ export interface ToolSchemaDocument {
   $id: string
   title: string
   description: string
+  /** JSON Schema 2020-12's annotation: present (true) on a deprecated tool version. */
+  deprecated?: true
   type: 'object'
   properties: { input: { $ref: '#/$defs/input' }; output: { $ref: '#/$defs/output' } }
   $defs: { input: JsonObject; output: JsonObject }
@@ -52,6 +54,7 @@ export function emitToolSchemas(registry: Registry): Map<string, ToolSchemaDocum
       $id: `urn:arw:tool:${tool.id}`,
       title: tool.title,
       description: tool.description,
+      ...(tool.stability === 'deprecated' ? { deprecated: true as const } : {}),
       type: 'object',
       properties: { input: { $ref: '#/$defs/input' }, output: { $ref: '#/$defs/output' } },
       $defs: {
