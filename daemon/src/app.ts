@@ -12,7 +12,7 @@ import { Pipeline } from './pipeline/invoke.ts'
 import type { ApprovalGate, PolicyHook } from './pipeline/policy.ts'
 import type { Services } from './services.ts'
 import { AdminAuth } from './surfaces/http/auth.ts'
-import { installProblemHandlers, problemFor, sendProblem } from './surfaces/http/problems.ts'
+import { installProblemHandlers } from './surfaces/http/problems.ts'
 import { registerRoutes } from './surfaces/http/route.ts'
 import { allRoutes } from './surfaces/http/routes.ts'
 import { installValidation } from './surfaces/http/validation.ts'
@@ -101,30 +101,12 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   installValidation(app)
   installProblemHandlers(app)
 
-  // Callback-style hooks: cheaper than async ones on every request.
+  // Callback-style hooks: cheaper than async ones on every request. Authentication and stats are
+  // route-level hooks (registerRoutes), so no request pays for looking up its route's options.
   app.addHook('onRequest', (request, reply, done) => {
     const header = request.headers.traceparent
     request.trace = traceFrom(typeof header === 'string' ? header : undefined)
     reply.header('traceparent', formatTraceparent(request.trace))
-    if (request.routeOptions.config.auth === 'admin') {
-      try {
-        request.principal = services.auth.authenticate(request.headers, request.socket.remoteAddress)
-      } catch (error) {
-        if (error instanceof Error && 'code' in error && error.code === 'unauthorized') {
-          request.log.warn({ ip: request.ip, url: request.url.split('?')[0] }, 'admin authentication failed')
-        }
-        // Answered here: the route never runs, and done() is not called.
-        sendProblem(reply, problemFor(error, request))
-        return
-      }
-    }
-    done()
-  })
-
-  app.addHook('onResponse', (request, reply, done) => {
-    const url = request.routeOptions.url
-    if (url)
-      services.stats.routes.record(`${request.method} ${url}`, reply.elapsedTime, reply.statusCode >= 400)
     done()
   })
 

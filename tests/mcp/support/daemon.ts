@@ -27,7 +27,13 @@ export const waitTool = defineTool({
       await new Promise((r) => setTimeout(r, 10))
       ctx.progress({ progress: i, total, message: `tick ${i}` })
     }
-    if (total > 0) return { tag }
+    if (total > 0) {
+      // The 1.x SDK client handles a notification a microtask after reading it but a response at
+      // once, and drops progress for a request already answered: a result read in the same chunk
+      // as the last progress would lose it. Real tools report progress well before they finish.
+      await new Promise((r) => setTimeout(r, 50))
+      return { tag }
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 10_000)
       ctx.signal.addEventListener('abort', () => {

@@ -1,6 +1,12 @@
 import type { HttpRouteDoc } from '@arw/spec'
-import type { FastifyInstance, RouteHandlerMethod } from 'fastify'
+import type {
+  FastifyInstance,
+  onRequestHookHandler,
+  onResponseHookHandler,
+  RouteHandlerMethod,
+} from 'fastify'
 import type { Services } from '../../services.ts'
+import { problemFor, sendProblem } from './problems.ts'
 
 /** A route: its declaration (documented in OpenAPI) and a handler built from the services. */
 export interface RouteDef {
@@ -26,12 +32,40 @@ export function registerRoutes(app: FastifyInstance, services: Services, routes:
     if (doc.params && !route.url) schema['params'] = doc.params
     if (doc.query) schema['querystring'] = doc.query
     if (doc.body) schema['body'] = doc.body
+    const url = route.url ?? fastifyUrl(doc.path)
     app.route({
       method: doc.method,
-      url: route.url ?? fastifyUrl(doc.path),
+      url,
       schema,
       config: { auth: doc.auth },
+      ...(doc.auth === 'admin' ? { onRequest: adminOnly(services) } : {}),
+      onResponse: recordStats(services, `${doc.method} ${url}`),
       handler: route.handler(services),
     })
+  }
+}
+
+/** Answers 401/403/429 before an admin route runs; sets request.principal when it may. */
+function adminOnly(services: Services): onRequestHookHandler {
+  return (request, reply, done) => {
+    try {
+      request.principal = services.auth.authenticate(request.headers, request.socket.remoteAddress)
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === 'unauthorized') {
+        request.log.warn({ ip: request.ip, url: request.url.split('?')[0] }, 'admin authentication failed')
+      }
+      // Answered here: the route never runs, and done() is not called.
+      sendProblem(reply, problemFor(error, request))
+      return
+    }
+    done()
+  }
+}
+
+/** Per-route hits, errors and latency for /admin/introspect/stats. */
+function recordStats(services: Services, key: string): onResponseHookHandler {
+  return (_request, reply, done) => {
+    services.stats.routes.record(key, reply.elapsedTime, reply.statusCode >= 400)
+    done()
   }
 }
