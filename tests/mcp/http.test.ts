@@ -154,3 +154,92 @@ describe('authentication', () => {
     await expect(connect('sdk-v2', { http: daemon.mcpUrl, token: 'wrong-token' })).rejects.toThrow()
   })
 })
+
+describe('isolation and transport security', () => {
+  const H = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${TOKEN}`,
+  }
+
+  async function session(): Promise<Record<string, string>> {
+    const res = await fetch(daemon.mcpUrl, {
+      method: 'POST',
+      headers: H,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+      }),
+    })
+    await res.text()
+    return {
+      ...H,
+      'mcp-session-id': res.headers.get('mcp-session-id')!,
+      'mcp-protocol-version': '2025-11-25',
+    }
+  }
+
+  it('answers every client its own call when concurrent clients reuse the same JSON-RPC ids', async () => {
+    const clients = await Promise.all(Array.from({ length: 20 }, () => session()))
+    const calls: Promise<void>[] = []
+    for (let round = 0; round < 25; round++) {
+      clients.forEach((headers, c) => {
+        const text = `client-${c}-round-${round}`
+        calls.push(
+          (async () => {
+            const res = await fetch(daemon.mcpUrl, {
+              method: 'POST',
+              headers,
+              // Every client uses id 7 for every call.
+              body: JSON.stringify({
+                jsonrpc: '2.0',
+                id: 7,
+                method: 'tools/call',
+                params: { name: 'demo.echo', arguments: { text } },
+              }),
+            })
+            const body = (await res.json()) as { id: number; result: { structuredContent: unknown } }
+            expect(body.id).toBe(7)
+            expect(body.result.structuredContent).toEqual({ text })
+          })(),
+        )
+      })
+    }
+    await Promise.all(calls)
+    expect(calls).toHaveLength(500)
+  })
+
+  it('refuses a browser origin that is not loopback (DNS rebinding) with 403', async () => {
+    const headers = await session()
+    const res = await fetch(daemon.mcpUrl, {
+      method: 'POST',
+      headers: { ...headers, origin: 'https://evil.example' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    })
+    expect(res.status).toBe(403)
+    await res.text()
+    const ok = await fetch(daemon.mcpUrl, {
+      method: 'POST',
+      headers: { ...headers, origin: 'http://127.0.0.1:3000' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    })
+    expect(ok.status).toBe(200)
+    expect(((await ok.json()) as { result: unknown }).result).toEqual({})
+  })
+
+  it('tells a client whose session is unknown to initialize again (404), never leaves it hanging', async () => {
+    const res = await fetch(daemon.mcpUrl, {
+      method: 'POST',
+      headers: {
+        ...H,
+        'mcp-session-id': '2025-11-25.1.-.forged.signature',
+        'mcp-protocol-version': '2025-11-25',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+    })
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/initialize/)
+  })
+})
