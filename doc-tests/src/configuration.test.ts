@@ -7,7 +7,7 @@ import { ROOT } from './run.ts'
 describe('docs/configuration.md', () => {
   it('lists every variable the daemon reads, with its default and meaning', () => {
     const doc = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8')
-    const rows = [...doc.matchAll(/^\| `(ARW_\w+)` \| `([^`]*)` \| (.*) \|$/gm)].map((m) => ({
+    const rows = [...doc.matchAll(/^\|\s*`(ARW_\w+)`\s*\|\s*`([^`]*)`\s*\|\s*(.*?)\s*\|$/gm)].map((m) => ({
       name: m[1],
       default: m[2],
       description: m[3]!.replace(/\\\|/g, '|'),
