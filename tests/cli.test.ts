@@ -190,4 +190,22 @@ describe('the arw executable', () => {
     })
     expect(code).toBe(EXIT.config)
   })
+
+  it('stops quietly with status 0 when its reader closes the pipe early', async () => {
+    // The reader closes before reading anything, as `head` does once it has its lines: the spec's
+    // writes hit a closed pipe.
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [BIN, 'spec', 'openapi', '--offline'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stderr = ''
+      c.stderr.on('data', (d) => {
+        stderr += d
+      })
+      c.stdout.destroy()
+      c.on('exit', (code) => resolve({ code, stderr }))
+    })
+    expect(result.stderr).not.toContain('EPIPE')
+    expect(result.code).toBe(0)
+  })
 })

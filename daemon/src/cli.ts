@@ -5,6 +5,13 @@ const controller = new AbortController()
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => controller.abort())
 }
+// A reader that stops early (`arw spec openapi | head -n 1`) closes the pipe: that is the reader
+// being done, not a failure, so stop quietly as Unix tools do instead of crashing on EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  controller.abort()
+  process.exit(0)
+})
 const code = await runCli(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
