@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks'
 import type { Api, InvokeResult, Problem, ToolSchemas, ToolSummary } from './api.ts'
 import {
   buildInput,
@@ -162,8 +162,9 @@ function ToolDetail(props: {
     return new Map<string, string[]>()
   }, [input, draft, call])
 
-  // After a problem, move focus to the first field it names so keyboard users land on it.
-  useEffect(() => {
+  // After a problem, move focus to the first field it names so keyboard users land on it. A layout
+  // effect: focus moves with the render that shows the errors, not a frame later.
+  useLayoutEffect(() => {
     if (call.state !== 'problem' && call.state !== 'client') return
     for (const pointer of fieldErrors.keys()) {
       const el = document.getElementById(fieldId(pointer))
