@@ -5,6 +5,11 @@ import type { TSchema } from 'typebox'
 
 type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema }
 
+// Only plain decimal forms are numbers: Number() would also take ' 5', '0x10' and '1e2', so
+// `?after=0x10` would quietly mean 16 instead of being refused.
+const INTEGER = /^-?\d{1,16}$/
+const NUMBER = /^-?\d{1,16}(\.\d{1,16})?([eE][+-]?\d{1,3})?$/
+
 /** Query values arrive as strings; convert the ones the schema types as numbers or booleans. */
 function coerceQuery(schema: JsonSchema, query: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...query }
@@ -12,7 +17,7 @@ function coerceQuery(schema: JsonSchema, query: Record<string, unknown>): Record
     const value = out[name]
     if (typeof value !== 'string') continue
     const type = Array.isArray(prop.type) ? prop.type[0] : prop.type
-    if ((type === 'integer' || type === 'number') && value.trim() !== '' && Number.isFinite(Number(value))) {
+    if ((type === 'integer' ? INTEGER : type === 'number' ? NUMBER : undefined)?.test(value)) {
       out[name] = Number(value)
     } else if (type === 'boolean' && (value === 'true' || value === 'false')) {
       out[name] = value === 'true'
