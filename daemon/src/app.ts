@@ -1,5 +1,5 @@
 import { Journal, Store } from '@arw/journal'
-import { formatTraceparent, SYSTEM_PRINCIPAL, traceFrom } from '@arw/protocol'
+import { SYSTEM_PRINCIPAL } from '@arw/protocol'
 import type { Registry, ToolSpec } from '@arw/registry'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import pino, { type Logger } from 'pino'
@@ -100,15 +100,6 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   app.removeContentTypeParser('text/plain')
   installValidation(app)
   installProblemHandlers(app)
-
-  // Callback-style hooks: cheaper than async ones on every request. Authentication and stats are
-  // route-level hooks (registerRoutes), so no request pays for looking up its route's options.
-  app.addHook('onRequest', (request, reply, done) => {
-    const header = request.headers.traceparent
-    request.trace = traceFrom(typeof header === 'string' ? header : undefined)
-    reply.header('traceparent', formatTraceparent(request.trace))
-    done()
-  })
 
   registerRoutes(app, services, routes)
 

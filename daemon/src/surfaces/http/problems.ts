@@ -7,6 +7,7 @@ import {
   ProblemError,
 } from '@arw/protocol'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { enterTrace } from './trace.ts'
 
 /** Sends a problem with the headers its code implies (Retry-After, WWW-Authenticate). */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
@@ -100,9 +101,12 @@ function conciseJsonReason(error: unknown): string {
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     if (reply.sent || reply.raw.headersSent) return
+    // A request can fail before its route's entry hook ran (an unparsable URL, say).
+    enterTrace(request, reply)
     sendProblem(reply, problemFor(error, request))
   })
   app.setNotFoundHandler((request, reply) => {
+    enterTrace(request, reply)
     const problem = new ProblemError(ERRORS.route_not_found, {
       method: request.method,
       path: instanceOf(request),
