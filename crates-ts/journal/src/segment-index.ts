@@ -131,20 +131,14 @@ export function taskKey(taskId: string): string {
   return `k\0${taskId}`
 }
 
+// Postings are written unsorted: a segment closes on the hot path of a call and is read only by
+// lookups (rare), where parsing the JSON costs far more than a linear search of the parsed array.
 function serializePostings(postings: Map<string, number[]>): string {
-  return JSON.stringify([...postings].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)))
+  return JSON.stringify([...postings])
 }
 
 function findPostings(postings: Postings, key: string): number[] {
-  let low = 0
-  let high = postings.length - 1
-  while (low <= high) {
-    const mid = (low + high) >>> 1
-    const found = postings[mid]!
-    if (found[0] === key) return found[1]
-    if (found[0] < key) low = mid + 1
-    else high = mid - 1
-  }
+  for (const [k, ids] of postings) if (k === key) return ids
   return []
 }
 

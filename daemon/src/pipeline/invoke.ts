@@ -179,31 +179,31 @@ export class Pipeline {
       }
       const duration_ms = roundMs(performance.now() - started)
       const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
-      const writes: Promise<unknown>[] = [
-        this.journal.append({
-          kind: 'tool.ran',
-          version: '1.0.0',
-          severity: 'info',
-          trace_id: request.trace.traceId,
-          span_id: request.trace.spanId,
-          ...(request.taskId ? { task_id: request.taskId } : {}),
-          actor: actorOf(request.principal),
-          payload: this.#payload(request, tool.id, 'ok', duration_ms, decision, {
-            input: recordValue(input),
-            output: recordValue(output),
-          }),
+      const recorded = this.journal.append({
+        kind: 'tool.ran',
+        version: '1.0.0',
+        severity: 'info',
+        trace_id: request.trace.traceId,
+        span_id: request.trace.spanId,
+        ...(request.taskId ? { task_id: request.taskId } : {}),
+        actor: actorOf(request.principal),
+        payload: this.#payload(request, tool.id, 'ok', duration_ms, decision, {
+          input: recordValue(input),
+          output: recordValue(output),
         }),
-      ]
+      })
+      // Most calls have one write; only a keyed call waits for its stored answer as well.
       if (idem)
-        writes.push(
+        await Promise.all([
+          recorded,
           this.#idempotency.save(idem.scope, {
             fingerprint: idem.fingerprint,
             status: 200,
             body: result,
             created: Date.now(),
           }),
-        )
-      await Promise.all(writes)
+        ])
+      else await recorded
       return { result, tool, replayed: false }
     } catch (error) {
       throw await this.#fail(error, request, tool, decision, started, executed, idem)
