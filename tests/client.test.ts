@@ -8,9 +8,7 @@ let base: string
 let client: ArwClient
 beforeAll(async () => {
   d = await testDaemon({ config: { sseHeartbeatMs: 200 } })
-  await d.app.listen({ host: '127.0.0.1', port: 0 })
-  const address = d.app.server.address()
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  base = await d.listen()
   client = new ArwClient({ baseUrl: base, adminToken: d.admin['x-arw-admin']! })
 })
 afterAll(() => d.close())

@@ -9,9 +9,7 @@ let d: TestDaemon
 let baseUrl: string
 beforeAll(async () => {
   d = await testDaemon()
-  await d.app.listen({ host: '127.0.0.1', port: 0 })
-  const address = d.app.server.address()
-  baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  baseUrl = await d.listen()
 })
 afterAll(() => d.close())
 

@@ -6,9 +6,7 @@ let d: TestDaemon
 let base: string
 beforeAll(async () => {
   d = await testDaemon({ config: { sseHeartbeatMs: 100, sseMaxQueue: 64 } })
-  await d.app.listen({ host: '127.0.0.1', port: 0 })
-  const address = d.app.server.address()
-  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  base = await d.listen()
 })
 afterAll(async () => {
   await d.close()

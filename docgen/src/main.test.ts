@@ -7,7 +7,10 @@ import Type from 'typebox'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EXIT, type Generated, main } from './main.ts'
 
-function generated(title = 'Echo'): Generated {
+function generated(
+  title = 'Echo',
+  input: Type.TObject = Type.Object({ text: Type.String() }),
+): Generated {
   const registry = new Registry()
   registry.addTools([
     defineTool({
@@ -15,9 +18,9 @@ function generated(title = 'Echo'): Generated {
       version: '1.0.0',
       title,
       description: 'Returns its input.',
-      input: Type.Object({ text: Type.String() }),
+      input,
       output: Type.Object({ text: Type.String() }),
-      handler: ({ text }) => ({ text }),
+      handler: ({ text }) => ({ text: String(text) }),
     }),
   ])
   return {
@@ -92,28 +95,9 @@ describe('docgen main', () => {
     expect(err.join('\n')).toMatch(/--compat-update/)
     expect(await run(['--compat-update', '--dir', dir])).toBe(EXIT.ok)
     expect(await run(['--compat', '--dir', dir])).toBe(EXIT.ok)
-    // The released version changes in place: its output gains a required field.
-    const breaking = async (): Promise<Generated> => {
-      const registry = new Registry()
-      registry.addTools([
-        defineTool({
-          name: 'demo.echo',
-          version: '1.0.0',
-          title: 'Echo',
-          description: 'Returns its input.',
-          input: Type.Object({ text: Type.String(), lang: Type.String() }),
-          output: Type.Object({ text: Type.String() }),
-          handler: ({ text }) => ({ text }),
-        }),
-      ])
-      return {
-        files: specFiles({ registry, routes: [], version: '0.1.0' }),
-        registry,
-        tools: 1,
-        events: 0,
-        routes: 0,
-      }
-    }
+    // The released version changes in place: its input gains a required field.
+    const breaking = async () =>
+      generated('Echo', Type.Object({ text: Type.String(), lang: Type.String() }))
     err = []
     expect(await run(['--check', '--compat', '--dir', dir], breaking)).toBe(EXIT.incompatible)
     expect(err[0]).toMatch(/^incompatible demo\.echo@1\.0\.0: .*\/input\/lang now required/)

@@ -49,9 +49,7 @@ beforeAll(async () => {
   }
   // The suite sends no credentials: a loopback daemon with ARW_DEBUG=1 and the test tool pack.
   d = await testDaemon({ token: null, config: { debug: true, mcpConformance: true } })
-  await d.app.listen({ host: '127.0.0.1', port: 0 })
-  const address = d.app.server.address()
-  url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/mcp`
+  url = `${await d.listen()}/mcp`
   out = mkdtempSync(join(tmpdir(), 'arw-conformance-'))
 }, 360_000)
 afterAll(async () => {

@@ -67,6 +67,8 @@ export interface ToolSummary {
   capabilities: string[]
   errors: string[]
   timeout_ms: number
+  /** Present on a deprecated version. */
+  deprecation?: { since?: string; sunset?: string; replacement?: string; link?: string }
 }
 
 /** One journal event as the SSE stream delivers it. */

@@ -102,31 +102,26 @@ export function schemaChanges(before: unknown, after: unknown, where = ''): Chan
     if (gained.length)
       changes.push({ direction: 'widen', where: at, what: `type now allows ${gained.join('|')}` })
   }
-  for (const key of LOWER_BOUNDS) {
-    const x = a[key] as number | undefined
-    const y = b[key] as number | undefined
-    if (x === y) continue
-    if (y !== undefined && (x === undefined || y > x))
-      changes.push({ direction: 'narrow', where: at, what: `${key} raised to ${y}` })
-    else
-      changes.push({
-        direction: 'widen',
-        where: at,
-        what: `${key} ${y === undefined ? 'removed' : `lowered to ${y}`}`,
-      })
-  }
-  for (const key of UPPER_BOUNDS) {
-    const x = a[key] as number | undefined
-    const y = b[key] as number | undefined
-    if (x === y) continue
-    if (y !== undefined && (x === undefined || y < x))
-      changes.push({ direction: 'narrow', where: at, what: `${key} lowered to ${y}` })
-    else
-      changes.push({
-        direction: 'widen',
-        where: at,
-        what: `${key} ${y === undefined ? 'removed' : `raised to ${y}`}`,
-      })
+  for (const [keys, sign] of [
+    [LOWER_BOUNDS, 1],
+    [UPPER_BOUNDS, -1],
+  ] as const) {
+    // A lower bound that rises, or an upper bound that falls, rejects values it used to accept.
+    const tighter = sign > 0 ? 'raised' : 'lowered'
+    const looser = sign > 0 ? 'lowered' : 'raised'
+    for (const key of keys) {
+      const x = a[key] as number | undefined
+      const y = b[key] as number | undefined
+      if (x === y) continue
+      if (y !== undefined && (x === undefined || (y - x) * sign > 0))
+        changes.push({ direction: 'narrow', where: at, what: `${key} ${tighter} to ${y}` })
+      else
+        changes.push({
+          direction: 'widen',
+          where: at,
+          what: `${key} ${y === undefined ? 'removed' : `${looser} to ${y}`}`,
+        })
+    }
   }
   for (const key of RESTRICTIONS) {
     if (sameJson(a[key], b[key])) continue

@@ -129,7 +129,7 @@ export class Pipeline {
         const scope = this.#idempotency.scope(request.principal, request.idempotencyKey)
         const fingerprint = Idempotency.fingerprint([tool.id, request.input, request.taskId, request.step])
         const stored = await this.#idempotency.lookup(scope, fingerprint, request.idempotencyKey)
-        if (stored) return this.#replay(stored, tool, request)
+        if (stored) return this.#replay(stored, tool)
         idem = { scope, fingerprint, end: this.#idempotency.begin(scope, fingerprint) }
       }
       let input = tool.inputValidator.withDefaults(request.input)
@@ -276,12 +276,11 @@ export class Pipeline {
     return payload
   }
 
-  #replay(stored: StoredAnswer, tool: RegisteredTool, request: InvokeRequest): InvokeOutcome {
+  #replay(stored: StoredAnswer, tool: RegisteredTool): InvokeOutcome {
     if (stored.status >= 400) {
       const problem = { ...(stored.body as Problem) }
       throw new InvokeError(problem, tool, true)
     }
-    void request
     return { result: stored.body as InvokeResult, tool, replayed: true }
   }
 

@@ -12,6 +12,8 @@ export interface TestDaemon {
   config: Config
   /** Headers carrying the admin token. */
   admin: Record<string, string>
+  /** Listens on a random loopback port and answers the base URL (`http://127.0.0.1:<port>`). */
+  listen(): Promise<string>
   close(): Promise<void>
 }
 
@@ -31,6 +33,12 @@ export async function testDaemon(
     app,
     config,
     admin: token === null ? {} : { 'x-arw-admin': token },
+    listen: async () => {
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const address = app.server.address()
+      if (typeof address !== 'object' || !address) throw new Error('daemon is not listening on TCP')
+      return `http://127.0.0.1:${address.port}`
+    },
     close: async () => {
       await app.close()
       rmSync(stateDir, { recursive: true, force: true })

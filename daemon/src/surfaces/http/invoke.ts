@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import { ERRORS, formatTraceparent, ProblemError } from '@arw/protocol'
+import { ERRORS, ProblemError } from '@arw/protocol'
 import type { RegisteredTool } from '@arw/registry'
 import type { FastifyReply } from 'fastify'
 import Type from 'typebox'
@@ -145,5 +145,3 @@ export const invokeRoute = defineRoute({
     }
   },
 })
-
-export { formatTraceparent }

@@ -2,6 +2,9 @@
  * The HTTP calls of the debug UI: the same public API every client uses, with the admin token in
  * the X-ARW-Admin header (never in a URL). Problems (RFC 7807) come back as values, not throws.
  */
+import type { InvokeResult, ToolSummary } from '@arw/client'
+
+export type { InvokeResult, ToolSummary }
 
 export interface FieldError {
   pointer?: string
@@ -20,34 +23,11 @@ export interface Problem {
   errors?: FieldError[]
 }
 
-export interface ToolSummary {
-  id: string
-  name: string
-  version: string
-  title: string
-  description: string
-  stability: 'stable' | 'experimental' | 'deprecated'
-  current: boolean
-  risk: 'low' | 'medium' | 'high' | 'critical'
-  hints: { readOnly?: boolean; destructive?: boolean; idempotent?: boolean; openWorld?: boolean }
-  capabilities: string[]
-  errors: string[]
-  timeout_ms: number
-  deprecation?: { since?: string; sunset?: string; replacement?: string; link?: string }
-}
-
 export interface ToolSchemas {
   id: string
   input: Record<string, unknown>
   output: Record<string, unknown>
   errors: string[]
-}
-
-export interface InvokeResult {
-  output: unknown
-  tool: string
-  trace_id: string
-  duration_ms: number
 }
 
 export interface Metric {
