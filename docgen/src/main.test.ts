@@ -7,10 +7,7 @@ import Type from 'typebox'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EXIT, type Generated, main } from './main.ts'
 
-function generated(
-  title = 'Echo',
-  input: Type.TObject = Type.Object({ text: Type.String() }),
-): Generated {
+function generated(title = 'Echo', input: Type.TObject = Type.Object({ text: Type.String() })): Generated {
   const registry = new Registry()
   registry.addTools([
     defineTool({
@@ -96,8 +93,7 @@ describe('docgen main', () => {
     expect(await run(['--compat-update', '--dir', dir])).toBe(EXIT.ok)
     expect(await run(['--compat', '--dir', dir])).toBe(EXIT.ok)
     // The released version changes in place: its input gains a required field.
-    const breaking = async () =>
-      generated('Echo', Type.Object({ text: Type.String(), lang: Type.String() }))
+    const breaking = async () => generated('Echo', Type.Object({ text: Type.String(), lang: Type.String() }))
     err = []
     expect(await run(['--check', '--compat', '--dir', dir], breaking)).toBe(EXIT.incompatible)
     expect(err[0]).toMatch(/^incompatible demo\.echo@1\.0\.0: .*\/input\/lang now required/)
