@@ -76,6 +76,82 @@ describe('Journal', () => {
     await store.close()
   })
 
+  it('stores a burst of appends as one value and reads any record of it, also after a reopen', async () => {
+    const dir = tempDir()
+    let store = Store.open({ dir })
+    let journal = new Journal(store)
+    // One turn: ids 1-10 in one batch. Then one more turn: ids 11-13.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => journal.append(draft(i))))
+    await Promise.all(Array.from({ length: 3 }, (_, i) => journal.append(draft(10 + i))))
+    const raw = store.database<string>('journal', { encoding: 'string' })
+    expect([...raw.getKeys({})]).toEqual([1, 11])
+    expect(journal.readRaw(4, 3).map((r) => r.id)).toEqual([5, 6, 7])
+    expect(journal.readRaw(8, 100).map((r) => r.id)).toEqual([9, 10, 11, 12, 13])
+    expect(journal.readRaw(3, 100, 11).map((r) => r.id)).toEqual([4, 5, 6, 7, 8, 9, 10, 11])
+    expect(journal.get(7)).toMatchObject({ id: 7, payload: { n: 6 } })
+    expect(journal.get(14)).toBeUndefined()
+    await store.close()
+    store = Store.open({ dir })
+    journal = new Journal(store)
+    expect(journal.head).toBe(13)
+    expect((await journal.append(draft(13))).id).toBe(14)
+    expect(journal.read(12, 10).map((e) => (e.payload as { n: number }).n)).toEqual([12, 13])
+    await store.close()
+  })
+
+  it('reads journals written one record per key', async () => {
+    const dir = tempDir()
+    let store = Store.open({ dir })
+    const raw = store.database<string>('journal', { encoding: 'string' })
+    for (let id = 1; id <= 3; id++) {
+      const event = { id, time: new Date().toISOString(), ...draft(id) }
+      await raw.put(id, JSON.stringify(event))
+    }
+    await store.close()
+    store = Store.open({ dir })
+    const journal = new Journal(store)
+    expect(journal.head).toBe(3)
+    expect(journal.read(1, 10).map((e) => e.id)).toEqual([2, 3])
+    expect((await journal.append(draft(4))).id).toBe(4)
+    expect(journal.readRaw(0, 10).map((r) => r.id)).toEqual([1, 2, 3, 4])
+    await store.close()
+  })
+
+  it('commits a write issued alongside a record with it, and fails the append when that write fails', async () => {
+    const store = Store.open({ dir: tempDir() })
+    const journal = new Journal(store)
+    const answers = store.collection<{ n: number }>('answers')
+    const record = await journal.append(draft(1), () => answers.put('k', { n: 1 }))
+    expect(answers.get('k')).toEqual({ n: 1 })
+    expect(journal.get(record.id)?.id).toBe(record.id)
+    await expect(
+      journal.append(draft(2), () => Promise.reject(new Error('answer store is full'))),
+    ).rejects.toThrow('answer store is full')
+    await expect(
+      journal.append(draft(3), () => {
+        throw new Error('no answer store')
+      }),
+    ).rejects.toThrow('no answer store')
+    // A payload JSON cannot hold is refused without taking a sequence id.
+    expect(() => journal.append(draft(4, { payload: { n: 10n } }))).toThrow()
+    expect((await journal.append(draft(5))).id).toBe(4)
+    await store.close()
+  })
+
+  it('writes the batch still filling when it closes', async () => {
+    const dir = tempDir()
+    let store = Store.open({ dir })
+    let journal = new Journal(store)
+    const pending = journal.append(draft(1))
+    await journal.close()
+    await store.close()
+    expect((await pending).id).toBe(1)
+    store = Store.open({ dir })
+    journal = new Journal(store)
+    expect(journal.read(0, 10).map((e) => e.id)).toEqual([1])
+    await store.close()
+  })
+
   it('indexes events by trace and by task', async () => {
     const store = Store.open({ dir: tempDir() })
     const journal = new Journal(store)

@@ -13,17 +13,29 @@ export interface JournalRecord {
 
 export type JournalListener = (record: JournalRecord) => void
 
-interface Pending {
-  record: JournalRecord
+/**
+ * The records appended in one event-loop turn. They are written as one LMDB value under the id of
+ * the first (JSON lines: JSON.stringify never emits a raw newline), so a burst of calls pays one
+ * put instead of one each, and the batch commits atomically: after a crash the surviving records
+ * are still a prefix. A value holding one line is the layout of a single record, so journals
+ * written one record per key read the same.
+ */
+interface Batch {
+  readonly first: number
+  readonly records: JournalRecord[]
+  /** Writes to issue in the same transaction as the batch (see `append`). */
+  readonly alongside: Array<() => void>
+  readonly durable: Promise<void>
+  settle(error?: unknown): void
   committed: boolean
 }
 
 /**
  * The append-only event journal. Sequence ids are assigned in call order, strictly increasing and
- * without holes: lmdb-js commits write batches in order, so after a crash the surviving records
- * are always a prefix. `append` resolves only once its record is durable, and listeners see
- * records strictly in sequence order, only after they are durable. A call pays for one sequential
- * put; the trace and task index is kept off that path (see SegmentIndex).
+ * without holes: batches are written in order and lmdb-js commits them in order, so after a crash
+ * the surviving records are always a prefix. `append` resolves only once its record is durable, and
+ * listeners see records strictly in sequence order, only after they are durable. The trace and task
+ * index is kept off the acknowledgement path (see SegmentIndex).
  */
 export class Journal {
   readonly #store: Store
@@ -31,7 +43,10 @@ export class Journal {
   readonly #index: SegmentIndex
   #next: number
   #head: number
-  #pending: Pending[] = []
+  /** The batch filling in this turn, written when the turn ends. */
+  #open: Batch | undefined
+  /** Written batches, oldest first, until they are committed and published. */
+  #pending: Batch[] = []
   #listeners = new Set<JournalListener>()
 
   constructor(store: Store, options: { indexSegmentSize?: number } = {}) {
@@ -41,7 +56,8 @@ export class Journal {
       number
     >
     let last = 0
-    for (const key of this.#events.getKeys({ reverse: true, limit: 1 })) last = key as number
+    for (const { key, value } of this.#events.getRange({ reverse: true, limit: 1 }))
+      last = (key as number) + lineCount(value) - 1
     this.#head = last
     this.#next = last + 1
     const segments = {
@@ -56,10 +72,27 @@ export class Journal {
     )
   }
 
-  *#records(from: number, to: number): Iterable<{ id: number; event: EventEnvelope }> {
-    for (const { key, value } of this.#events.getRange({ start: from, end: to + 1 })) {
-      yield { id: key as number, event: JSON.parse(value) as EventEnvelope }
+  /** Stored records with `from <= id <= to`, oldest first, as their JSON lines. */
+  *#lines(from: number, to: number): Iterable<{ id: number; json: string }> {
+    if (from > to) return
+    // The batch holding `from` starts at the greatest key not above it.
+    let start = from
+    for (const key of this.#events.getKeys({ start: from, reverse: true, limit: 1 })) start = key as number
+    for (const { key, value } of this.#events.getRange({ start, end: to + 1 })) {
+      let id = key as number
+      let at = 0
+      while (id <= to) {
+        const end = value.indexOf('\n', at)
+        if (id >= from) yield { id, json: end === -1 ? value.slice(at) : value.slice(at, end) }
+        if (end === -1) break
+        at = end + 1
+        id++
+      }
     }
+  }
+
+  *#records(from: number, to: number): Iterable<{ id: number; event: EventEnvelope }> {
+    for (const { id, json } of this.#lines(from, to)) yield { id, event: JSON.parse(json) as EventEnvelope }
   }
 
   /** Highest sequence id that is durable (and has been published). */
@@ -67,43 +100,96 @@ export class Journal {
     return this.#head
   }
 
-  /** Appends an event; resolves with its envelope once durable. */
-  append<P>(draft: EventDraft<P>): Promise<JournalRecord> {
-    const id = this.#next++
+  /**
+   * Appends an event; resolves with its record once durable. `alongside` issues another write of
+   * the same store in the same transaction as the record (an idempotent call's stored answer), so
+   * one is never committed without the other; the append then also waits for that write.
+   */
+  append<P>(draft: EventDraft<P>, alongside?: () => Promise<unknown>): Promise<JournalRecord> {
+    const id = this.#next
     const event: EventEnvelope<P> = { id, time: isoNow(), ...draft }
-    const json = JSON.stringify(event)
-    const record: JournalRecord = { id, kind: draft.kind, json, event: event as EventEnvelope }
-    const entry: Pending = { record, committed: false }
-    this.#pending.push(entry)
-    return this.#store.settle(this.#events.put(id, json)).then(
+    // Serialized before the id is taken: a payload JSON cannot represent must not leave a hole.
+    const record: JournalRecord = {
+      id,
+      kind: draft.kind,
+      json: JSON.stringify(event),
+      event: event as EventEnvelope,
+    }
+    this.#next++
+    const batch = this.#open ?? this.#openBatch(id)
+    batch.records.push(record)
+    const durable = batch.durable.then(() => record)
+    if (!alongside) return durable
+    let write: Promise<unknown> | undefined
+    batch.alongside.push(() => {
+      try {
+        write = alongside()
+      } catch (error) {
+        write = Promise.reject(error)
+      }
+      // Awaited below once the batch is durable; until then a rejection must not count as unhandled.
+      write.catch(() => {})
+    })
+    return durable.then(async () => {
+      await write
+      return record
+    })
+  }
+
+  #openBatch(first: number): Batch {
+    let settle!: (error?: unknown) => void
+    const durable = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error))
+    })
+    const batch: Batch = { first, records: [], alongside: [], durable, settle, committed: false }
+    this.#open = batch
+    // Calls handled in this turn (every request the poll phase delivered) join the batch.
+    setImmediate(() => this.#write(batch))
+    return batch
+  }
+
+  #write(batch: Batch): void {
+    if (this.#open !== batch) return
+    this.#open = undefined
+    this.#pending.push(batch)
+    const { records } = batch
+    const value = records.length === 1 ? records[0]!.json : records.map((r) => r.json).join('\n')
+    // An explicit lmdb batch: its writes share one transaction, which commits as soon as the block
+    // is written instead of at the end of the next event turn.
+    const written = this.#events.batch(() => {
+      for (const write of batch.alongside) write()
+      this.#events.put(batch.first, value)
+    })
+    this.#store.settle(written).then(
       () => {
-        entry.committed = true
+        batch.committed = true
         this.#drain()
-        return record
+        batch.settle()
       },
       (error: unknown) => {
         // A failed commit leaves a hole in the in-memory sequence; refuse to hide it.
-        this.#pending.splice(this.#pending.indexOf(entry), 1)
-        throw error
+        this.#pending.splice(this.#pending.indexOf(batch), 1)
+        batch.settle(error instanceof Error ? error : new Error(String(error)))
       },
     )
   }
 
   #drain(): void {
     while (this.#pending.length > 0 && this.#pending[0]!.committed) {
-      const { record } = this.#pending.shift()!
-      this.#head = record.id
-      try {
-        this.#index.add(record.event, record.id)
-      } catch {
-        // The index is derived: a failure here must not fail the call whose record is committed;
-        // the next open rebuilds what is missing from the journal.
-      }
-      for (const listener of this.#listeners) {
+      for (const record of this.#pending.shift()!.records) {
+        this.#head = record.id
         try {
-          listener(record)
+          this.#index.add(record.event, record.id)
         } catch {
-          // A broken listener must not stop the journal or other listeners.
+          // The index is derived: a failure here must not fail the call whose record is committed;
+          // the next open rebuilds what is missing from the journal.
+        }
+        for (const listener of this.#listeners) {
+          try {
+            listener(record)
+          } catch {
+            // A broken listener must not stop the journal or other listeners.
+          }
         }
       }
     }
@@ -111,6 +197,11 @@ export class Journal {
 
   /** Writes what is left of the index; call before closing the store. */
   async close(): Promise<void> {
+    const open = this.#open
+    if (open) {
+      this.#write(open)
+      await open.durable.catch(() => {})
+    }
     await this.#index.flush()
   }
 
@@ -126,8 +217,9 @@ export class Journal {
   readRaw(after: number, limit: number, upTo = this.#head): Array<{ id: number; json: string }> {
     const out: Array<{ id: number; json: string }> = []
     if (limit <= 0 || after >= upTo) return out
-    for (const { key, value } of this.#events.getRange({ start: after + 1, end: upTo + 1, limit })) {
-      out.push({ id: key as number, json: value })
+    for (const line of this.#lines(after + 1, upTo)) {
+      out.push(line)
+      if (out.length >= limit) break
     }
     return out
   }
@@ -137,9 +229,9 @@ export class Journal {
   }
 
   get(id: number): EventEnvelope | undefined {
-    if (id > this.#head) return undefined
-    const json = this.#events.get(id)
-    return json === undefined ? undefined : (JSON.parse(json) as EventEnvelope)
+    if (id > this.#head || id < 1) return undefined
+    for (const { json } of this.#lines(id, id)) return JSON.parse(json) as EventEnvelope
+    return undefined
   }
 
   /** Events of one trace, oldest first. */
@@ -160,6 +252,12 @@ export class Journal {
     }
     return out
   }
+}
+
+function lineCount(value: string): number {
+  let count = 1
+  for (let at = value.indexOf('\n'); at !== -1; at = value.indexOf('\n', at + 1)) count++
+  return count
 }
 
 let lastMs = 0

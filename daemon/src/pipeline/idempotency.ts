@@ -68,7 +68,7 @@ export class Idempotency {
     }
   }
 
-  /** Issues the write; call it in the same turn as the journal append so both share one commit. */
+  /** Issues the write; pass it to journal.append as `alongside` so it shares the record's commit. */
   save(scope: string, answer: StoredAnswer): Promise<void> {
     return this.#collection.put(scope, answer)
   }

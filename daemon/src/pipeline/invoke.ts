@@ -179,31 +179,31 @@ export class Pipeline {
       }
       const duration_ms = roundMs(performance.now() - started)
       const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
-      const recorded = this.journal.append({
-        kind: 'tool.ran',
-        version: '1.0.0',
-        severity: 'info',
-        trace_id: request.trace.traceId,
-        span_id: request.trace.spanId,
-        ...(request.taskId ? { task_id: request.taskId } : {}),
-        actor: actorOf(request.principal),
-        payload: this.#payload(request, tool.id, 'ok', duration_ms, decision, {
-          input: recordValue(input),
-          output: recordValue(output),
-        }),
-      })
-      // Most calls have one write; only a keyed call waits for its stored answer as well.
-      if (idem)
-        await Promise.all([
-          recorded,
-          this.#idempotency.save(idem.scope, {
-            fingerprint: idem.fingerprint,
-            status: 200,
-            body: result,
-            created: Date.now(),
+      // A keyed call stores its answer in the same transaction as its record.
+      const answer = idem
+      await this.journal.append(
+        {
+          kind: 'tool.ran',
+          version: '1.0.0',
+          severity: 'info',
+          trace_id: request.trace.traceId,
+          span_id: request.trace.spanId,
+          ...(request.taskId ? { task_id: request.taskId } : {}),
+          actor: actorOf(request.principal),
+          payload: this.#payload(request, tool.id, 'ok', duration_ms, decision, {
+            input: recordValue(input),
+            output: recordValue(output),
           }),
-        ])
-      else await recorded
+        },
+        answer &&
+          (() =>
+            this.#idempotency.save(answer.scope, {
+              fingerprint: answer.fingerprint,
+              status: 200,
+              body: result,
+              created: Date.now(),
+            })),
+      )
       return { result, tool, replayed: false }
     } catch (error) {
       throw await this.#fail(error, request, tool, decision, started, executed, idem)
@@ -307,8 +307,11 @@ export class Pipeline {
     const instance = `/tools/${tool?.id ?? request.ref}:invoke`
     const problem = problemError.toProblem(instance, request.trace.traceId)
     const duration_ms = roundMs(performance.now() - started)
-    const writes: Promise<unknown>[] = [
-      this.journal.append({
+    // Only answers the handler produced are replayed; refusals before it ran and server faults
+    // (timeouts, internal errors) leave the key free for a retry.
+    const answer = idem && executed && problem.status < 500 && !cancelled ? idem : undefined
+    const recorded = this.journal.append(
+      {
         kind: 'tool.ran',
         version: '1.0.0',
         severity: problem.status >= 500 ? 'error' : 'warning',
@@ -329,22 +332,18 @@ export class Pipeline {
             input: executed ? recordValue(request.input) : undefined,
           },
         ),
-      }),
-    ]
-    // Only answers the handler produced are replayed; refusals before it ran and server faults
-    // (timeouts, internal errors) leave the key free for a retry.
-    if (idem && executed && problem.status < 500 && !cancelled) {
-      writes.push(
-        this.#idempotency.save(idem.scope, {
-          fingerprint: idem.fingerprint,
-          status: problem.status,
-          body: problem,
-          created: Date.now(),
-        }),
-      )
-    }
+      },
+      answer &&
+        (() =>
+          this.#idempotency.save(answer.scope, {
+            fingerprint: answer.fingerprint,
+            status: problem.status,
+            body: problem,
+            created: Date.now(),
+          })),
+    )
     try {
-      await Promise.all(writes)
+      await recorded
     } catch (writeError) {
       this.#log.error({ err: writeError }, 'could not record a failed call')
       const fault = new ProblemError(ERRORS.unavailable, { reason: 'the journal could not record the call' })
