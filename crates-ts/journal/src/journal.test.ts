@@ -117,7 +117,7 @@ describe('Journal', () => {
     await store.close()
   })
 
-  it('commits a write issued alongside a record with it, and fails the append when that write fails', async () => {
+  it('waits for a write issued alongside a record, and fails the append when that write fails', async () => {
     const store = Store.open({ dir: tempDir() })
     const journal = new Journal(store)
     const answers = store.collection<{ n: number }>('answers')

@@ -179,30 +179,14 @@ export class Pipeline {
       }
       const duration_ms = roundMs(performance.now() - started)
       const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
-      // A keyed call stores its answer in the same transaction as its record.
-      const answer = idem
-      await this.journal.append(
-        {
-          kind: 'tool.ran',
-          version: '1.0.0',
-          severity: 'info',
-          trace_id: request.trace.traceId,
-          span_id: request.trace.spanId,
-          ...(request.taskId ? { task_id: request.taskId } : {}),
-          actor: actorOf(request.principal),
-          payload: this.#payload(request, tool.id, 'ok', duration_ms, decision, {
-            input: recordValue(input),
-            output: recordValue(output),
-          }),
-        },
-        answer &&
-          (() =>
-            this.#idempotency.save(answer.scope, {
-              fingerprint: answer.fingerprint,
-              status: 200,
-              body: result,
-              created: Date.now(),
-            })),
+      await this.#record(
+        request,
+        'info',
+        this.#payload(request, tool.id, 'ok', duration_ms, decision, {
+          input: recordValue(input),
+          output: recordValue(output),
+        }),
+        idem && { idem, status: 200, body: result },
       )
       return { result, tool, replayed: false }
     } catch (error) {
@@ -260,6 +244,38 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Appends the call's `tool.ran` record. A keyed call's answer is stored in the same transaction
+   * (journal.append's `alongside`), so a replayable answer never exists without its record.
+   */
+  #record(
+    request: InvokeRequest,
+    severity: 'info' | 'warning' | 'error',
+    payload: Record<string, unknown>,
+    answer?: { idem: { scope: string; fingerprint: string }; status: number; body: unknown },
+  ): Promise<unknown> {
+    return this.journal.append(
+      {
+        kind: 'tool.ran',
+        version: '1.0.0',
+        severity,
+        trace_id: request.trace.traceId,
+        span_id: request.trace.spanId,
+        ...(request.taskId ? { task_id: request.taskId } : {}),
+        actor: actorOf(request.principal),
+        payload,
+      },
+      answer &&
+        (() =>
+          this.#idempotency.save(answer.idem.scope, {
+            fingerprint: answer.idem.fingerprint,
+            status: answer.status,
+            body: answer.body,
+            created: Date.now(),
+          })),
+    )
+  }
+
   #payload(
     request: InvokeRequest,
     tool: string,
@@ -310,16 +326,11 @@ export class Pipeline {
     // Only answers the handler produced are replayed; refusals before it ran and server faults
     // (timeouts, internal errors) leave the key free for a retry.
     const answer = idem && executed && problem.status < 500 && !cancelled ? idem : undefined
-    const recorded = this.journal.append(
-      {
-        kind: 'tool.ran',
-        version: '1.0.0',
-        severity: problem.status >= 500 ? 'error' : 'warning',
-        trace_id: request.trace.traceId,
-        span_id: request.trace.spanId,
-        ...(request.taskId ? { task_id: request.taskId } : {}),
-        actor: actorOf(request.principal),
-        payload: this.#payload(
+    try {
+      await this.#record(
+        request,
+        problem.status >= 500 ? 'error' : 'warning',
+        this.#payload(
           request,
           tool?.id ?? request.ref,
           cancelled ? 'cancelled' : 'error',
@@ -332,18 +343,8 @@ export class Pipeline {
             input: executed ? recordValue(request.input) : undefined,
           },
         ),
-      },
-      answer &&
-        (() =>
-          this.#idempotency.save(answer.scope, {
-            fingerprint: answer.fingerprint,
-            status: problem.status,
-            body: problem,
-            created: Date.now(),
-          })),
-    )
-    try {
-      await recorded
+        answer && { idem: answer, status: problem.status, body: problem },
+      )
     } catch (writeError) {
       this.#log.error({ err: writeError }, 'could not record a failed call')
       const fault = new ProblemError(ERRORS.unavailable, { reason: 'the journal could not record the call' })

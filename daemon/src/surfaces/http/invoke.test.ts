@@ -284,6 +284,25 @@ describe('Idempotency-Key', () => {
     expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(4)
   })
 
+  it('replays a problem the handler raised, but not a refusal before it ran or a server fault', async () => {
+    const raised = await invoke('test.conflict', { input: {} }, { 'idempotency-key': 'k-raised' })
+    expect(raised.statusCode).toBe(409)
+    const again = await invoke('test.conflict', { input: {} }, { 'idempotency-key': 'k-raised' })
+    expect(again.statusCode).toBe(409)
+    expect(again.headers['idempotent-replayed']).toBe('true')
+    expect(again.json()).toEqual(raised.json())
+    for (const [tool, input, status] of [
+      ['test.counter', { by: 'x' }, 400],
+      ['test.crash', {}, 500],
+    ] as const) {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = await invoke(tool, { input }, { 'idempotency-key': `k-free-${tool}` })
+        expect(res.statusCode).toBe(status)
+        expect(res.headers['idempotent-replayed']).toBeUndefined()
+      }
+    }
+  })
+
   it('refuses the same key with a different request as a conflict', async () => {
     await invoke('test.counter', { input: { by: 1 } }, { 'idempotency-key': 'k-2' })
     const res = await invoke('test.counter', { input: { by: 2 } }, { 'idempotency-key': 'k-2' })
