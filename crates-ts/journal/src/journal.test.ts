@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Journal, type JournalRecord } from './journal.ts'
 import { Store } from './store.ts'
 
@@ -135,6 +135,77 @@ describe('Journal', () => {
     // A payload JSON cannot hold is refused without taking a sequence id.
     expect(() => journal.append(draft(4, { payload: { n: 10n } }))).toThrow()
     expect((await journal.append(draft(5))).id).toBe(4)
+    await store.close()
+  })
+
+  it('gives the ids of a failed commit back, so the sequence keeps no hole', async () => {
+    const dir = tempDir()
+    let store = Store.open({ dir })
+    let journal = new Journal(store)
+    const seen: number[] = []
+    journal.subscribe((record) => seen.push(record.id))
+    expect((await journal.append(draft(1))).id).toBe(1)
+    // The store refuses the next transaction (as on a full disk), a moment later.
+    const lmdb = Object.getPrototypeOf(store.database('journal', { encoding: 'string' }))
+    const failing = vi
+      .spyOn(lmdb, 'batch')
+      .mockImplementationOnce(
+        () => new Promise((_, reject) => setTimeout(() => reject(new Error('MDB_MAP_FULL')), 20)),
+      )
+    const failed = [journal.append(draft(2)), journal.append(draft(3))]
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(failing).toHaveBeenCalledTimes(1)
+    // Appended while that commit is in flight: waits for it, and is refused with it.
+    const waiting = journal.append(draft(4))
+    const outcomes = await Promise.allSettled([...failed, waiting])
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(String((outcomes[0] as PromiseRejectedResult).reason)).toContain('MDB_MAP_FULL')
+    expect(String((outcomes[2] as PromiseRejectedResult).reason)).toContain('earlier batch')
+    failing.mockRestore()
+    // The store accepts writes again: the sequence continues where the failed commit began.
+    expect((await journal.append(draft(5))).id).toBe(2)
+    expect((await journal.append(draft(6))).id).toBe(3)
+    expect(journal.read(0, 10).map((e) => [e.id, (e.payload as { n: number }).n])).toEqual([
+      [1, 1],
+      [2, 5],
+      [3, 6],
+    ])
+    expect(seen).toEqual([1, 2, 3])
+    await journal.close()
+    await store.close()
+    store = Store.open({ dir })
+    journal = new Journal(store)
+    expect(journal.head).toBe(3)
+    expect((await journal.append(draft(7))).id).toBe(4)
+    await store.close()
+  })
+
+  it('commits one batch at a time: calls arriving during a commit join the next batch', async () => {
+    const store = Store.open({ dir: tempDir() })
+    const journal = new Journal(store)
+    const lmdb = Object.getPrototypeOf(store.database('journal', { encoding: 'string' }))
+    const real = lmdb.batch
+    // The first commit takes 30 ms (a slow disk).
+    const batch = vi.spyOn(lmdb, 'batch').mockImplementationOnce(function (
+      this: unknown,
+      ...args: unknown[]
+    ) {
+      return new Promise((resolve) => setTimeout(resolve, 30)).then(() => real.apply(this, args))
+    })
+    const first = journal.append(draft(1))
+    await new Promise((resolve) => setImmediate(resolve))
+    const later: Promise<JournalRecord>[] = []
+    for (let turn = 0; turn < 3; turn++) {
+      later.push(journal.append(draft(2 + turn)))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(batch).toHaveBeenCalledTimes(1)
+    const ids = (await Promise.all([first, ...later])).map((r) => r.id)
+    expect(ids).toEqual([1, 2, 3, 4])
+    // The three turns during the slow commit were written together, after it.
+    expect(batch).toHaveBeenCalledTimes(2)
+    expect(journal.read(0, 10).map((e) => e.id)).toEqual([1, 2, 3, 4])
+    batch.mockRestore()
     await store.close()
   })
 

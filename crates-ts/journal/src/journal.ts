@@ -27,15 +27,18 @@ interface Batch {
   readonly alongside: Array<() => void>
   readonly durable: Promise<void>
   settle(error?: unknown): void
+  /** The turn that fills it is over: it is written as soon as no other commit is in flight. */
+  due: boolean
   committed: boolean
 }
 
 /**
  * The append-only event journal. Sequence ids are assigned in call order, strictly increasing and
- * without holes: batches are written in order and lmdb-js commits them in order, so after a crash
- * the surviving records are always a prefix. `append` resolves only once its record is durable, and
- * listeners see records strictly in sequence order, only after they are durable. The trace and task
- * index is kept off the acknowledgement path (see SegmentIndex).
+ * without holes: one batch commits at a time, in order, so after a crash the surviving records are
+ * always a prefix, and a commit that fails (disk full) gives its ids back instead of leaving a hole
+ * (see #write). `append` resolves only once its record is durable, and listeners see records
+ * strictly in sequence order, only after they are durable. The trace and task index is kept off the
+ * acknowledgement path (see SegmentIndex).
  */
 export class Journal {
   readonly #store: Store
@@ -45,8 +48,10 @@ export class Journal {
   #head: number
   /** The batch filling in this turn, written when the turn ends. */
   #open: Batch | undefined
-  /** Written batches, oldest first, until they are committed and published. */
+  /** Written batches, oldest first, until they are durable and published. */
   #pending: Batch[] = []
+  /** The batch whose commit is in flight; the next one waits for its outcome. */
+  #committing: Batch | undefined
   #listeners = new Set<JournalListener>()
 
   constructor(store: Store, options: { indexSegmentSize?: number } = {}) {
@@ -141,16 +146,36 @@ export class Journal {
     const durable = new Promise<void>((resolve, reject) => {
       settle = (error) => (error === undefined ? resolve() : reject(error))
     })
-    const batch: Batch = { first, records: [], alongside: [], durable, settle, committed: false }
+    const batch: Batch = {
+      first,
+      records: [],
+      alongside: [],
+      durable,
+      settle,
+      due: false,
+      committed: false,
+    }
     this.#open = batch
     // Calls handled in this turn (every request the poll phase delivered) join the batch.
-    setImmediate(() => this.#write(batch))
+    setImmediate(() => {
+      batch.due = true
+      if (!this.#committing) this.#write(batch)
+    })
     return batch
   }
 
+  /**
+   * Commits a batch. Only one commit is in flight at a time: if it fails, nothing after it has been
+   * issued, so its ids and those of the batch filling meanwhile can be given back. Both batches'
+   * appends are refused (nothing of them is stored or published) and the next append takes the
+   * failed batch's first id: the sequence keeps no hole, and the journal goes on once the store
+   * accepts writes again. Calls that arrive during a commit join the next batch, so a slow commit
+   * makes batches larger rather than commits more frequent.
+   */
   #write(batch: Batch): void {
     if (this.#open !== batch) return
     this.#open = undefined
+    this.#committing = batch
     this.#pending.push(batch)
     const { records } = batch
     const value = records.length === 1 ? records[0]!.json : records.map((r) => r.json).join('\n')
@@ -160,16 +185,33 @@ export class Journal {
       for (const write of batch.alongside) write()
       this.#events.put(batch.first, value)
     })
-    this.#store.settle(written).then(
+    written.then(
       () => {
-        batch.committed = true
-        this.#drain()
-        batch.settle()
+        this.#committing = undefined
+        // In fsync mode acknowledgement also waits for the flush, which runs off the writer lock.
+        this.#store.settle(written).then(
+          () => {
+            batch.committed = true
+            this.#drain()
+            batch.settle()
+          },
+          (error: unknown) => {
+            // Committed but not flushed: the records exist, but the calls are not acknowledged.
+            this.#pending.splice(this.#pending.indexOf(batch), 1)
+            batch.settle(asError(error))
+          },
+        )
+        const next = this.#open
+        if (next?.due) this.#write(next)
       },
       (error: unknown) => {
-        // A failed commit leaves a hole in the in-memory sequence; refuse to hide it.
+        this.#committing = undefined
         this.#pending.splice(this.#pending.indexOf(batch), 1)
-        batch.settle(error instanceof Error ? error : new Error(String(error)))
+        this.#next = batch.first
+        const next = this.#open
+        this.#open = undefined
+        batch.settle(asError(error))
+        next?.settle(new Error('the journal could not commit an earlier batch', { cause: error }))
       },
     )
   }
@@ -197,10 +239,10 @@ export class Journal {
 
   /** Writes what is left of the index; call before closing the store. */
   async close(): Promise<void> {
-    const open = this.#open
-    if (open) {
-      this.#write(open)
-      await open.durable.catch(() => {})
+    while (this.#committing || this.#open) {
+      const batch = this.#committing ?? this.#open!
+      if (batch === this.#open) this.#write(batch)
+      await batch.durable.catch(() => {})
     }
     await this.#index.flush()
   }
@@ -252,6 +294,10 @@ export class Journal {
     }
     return out
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error))
 }
 
 function lineCount(value: string): number {

@@ -5,7 +5,8 @@ import { type Database, open, type RootDatabase } from 'lmdb'
 /**
  * How far a write must get before it is acknowledged.
  * - `commit`: the LMDB transaction is committed to the OS. The record survives the process being
- *   killed; a power loss can take the records of the last COMMIT_SYNC_INTERVAL_MS.
+ *   killed. A power loss or kernel crash can take the records of the last COMMIT_SYNC_INTERVAL_MS,
+ *   and LMDB does not promise a consistent file after one (its MDB_NOSYNC caveat).
  * - `fsync`: also flushed to stable storage. Survives power loss; costs a disk flush per batch.
  */
 export type Durability = 'commit' | 'fsync'
@@ -57,8 +58,10 @@ export class Store {
       path: join(options.dir, 'arw.lmdb'),
       maxDbs: 64,
       ...(durability === 'fsync'
-        ? // Flushes run after each commit, off the writer lock; acknowledgement waits for them.
-          { overlappingSync: true }
+        ? // Flushes run after each commit, off the writer lock; acknowledgement waits for them
+          // (settle). Write promises resolve at commit, so the journal can start its next batch
+          // while the last one is flushing.
+          { overlappingSync: true, separateFlushed: true }
         : // Commits go to the OS without a flush: they survive the process being killed, and the
           // background sync below bounds what a power loss can take to the last interval.
           { noSync: true }),
