@@ -1685,6 +1685,7 @@ export interface operations {
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
             500: components["responses"]["Problem500.internal_error"];
+            503: components["responses"]["Problem503.unavailable"];
             504: components["responses"]["Problem504.timeout"];
         };
     };

@@ -179,15 +179,19 @@ export class Pipeline {
       }
       const duration_ms = roundMs(performance.now() - started)
       const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
-      await this.#record(
-        request,
-        'info',
-        this.#payload(request, tool.id, 'ok', duration_ms, decision, {
-          input: recordValue(input),
-          output: recordValue(output),
-        }),
-        idem && { idem, status: 200, body: result },
-      )
+      try {
+        await this.#record(
+          request,
+          'info',
+          this.#payload(request, tool.id, 'ok', duration_ms, decision, {
+            input: recordValue(input),
+            output: recordValue(output),
+          }),
+          idem && { idem, status: 200, body: result },
+        )
+      } catch (error) {
+        throw new JournalFailure(error)
+      }
       return { result, tool, replayed: false }
     } catch (error) {
       throw await this.#fail(error, request, tool, decision, started, executed, idem)
@@ -314,7 +318,16 @@ export class Pipeline {
     let problemError: ProblemError
     let internal: string | undefined
     if (isProblemError(error)) problemError = error
-    else if (cancelled) problemError = new ProblemError(ERRORS.cancelled, { tool: tool?.id ?? request.ref })
+    else if (error instanceof JournalFailure) {
+      // The handler ran but its record was not committed: not acknowledged. The failure record
+      // below still tries to tell the journal that it ran.
+      this.#log.error(
+        { err: error.cause, tool: tool?.id, trace_id: request.trace.traceId },
+        'could not record a call',
+      )
+      problemError = new ProblemError(ERRORS.unavailable, { reason: 'the journal could not record the call' })
+      internal = error.name
+    } else if (cancelled) problemError = new ProblemError(ERRORS.cancelled, { tool: tool?.id ?? request.ref })
     else {
       internal = error instanceof Error ? error.name : typeof error
       this.#log.error({ err: error, tool: tool?.id, trace_id: request.trace.traceId }, 'tool call failed')
@@ -351,6 +364,14 @@ export class Pipeline {
       return new InvokeError(fault.toProblem(instance, request.trace.traceId), tool)
     }
     return new InvokeError(problem, tool)
+  }
+}
+
+/** The call's record could not be committed (the store refused the write). */
+class JournalFailure extends Error {
+  constructor(cause: unknown) {
+    super('the journal could not record the call', { cause })
+    this.name = 'JournalFailure'
   }
 }
 

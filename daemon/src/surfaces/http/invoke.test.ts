@@ -1,7 +1,7 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import { defineTool } from '@arw/registry'
 import Type from 'typebox'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type TestDaemon, testDaemon } from '../../testing/harness.ts'
 
 let slowStarted = 0
@@ -229,6 +229,38 @@ describe('POST /tools/{id}:invoke', () => {
     expect(res.body).not.toContain('not a number')
     const [event] = d.app.arw.journal.byTrace(problem.trace_id)
     expect(event?.payload).toMatchObject({ outcome: 'error', code: 'internal_error', status: 500 })
+  })
+
+  it('answers 503 when the journal cannot commit the record of a call that ran, and keeps no hole', async () => {
+    const { journal, store } = d.app.arw
+    const before = journal.head
+    // The store refuses the next transaction once (as on a full disk); its error text stays in the log.
+    const lmdb = Object.getPrototypeOf(store.database('journal', { encoding: 'string' }))
+    const refused = vi
+      .spyOn(lmdb, 'batch')
+      .mockImplementationOnce(() => Promise.reject(new Error('MDB_MAP_FULL at /secret/path')))
+    try {
+      const res = await invoke('demo.echo', { input: { text: 'lost?' } })
+      expect(res.statusCode).toBe(503)
+      const problem = res.json()
+      expect(problem).toMatchObject({ code: 'unavailable', status: 503 })
+      expect(res.body).not.toContain('MDB_MAP_FULL')
+      // The failure record takes the id the refused commit gave back, and says the call ran.
+      const [event] = journal.byTrace(problem.trace_id)
+      expect(event?.id).toBe(before + 1)
+      expect(event?.payload).toMatchObject({
+        outcome: 'error',
+        code: 'unavailable',
+        status: 503,
+        error: 'JournalFailure',
+        input: { text: 'lost?' },
+      })
+    } finally {
+      refused.mockRestore()
+    }
+    const ok = await invoke('demo.echo', { input: { text: 'kept' } })
+    expect(ok.statusCode).toBe(200)
+    expect(journal.read(before, 10).map((e) => e.id)).toEqual([before + 1, before + 2])
   })
 
   it('never leaks a thrown error message', async () => {

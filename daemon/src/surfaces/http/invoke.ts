@@ -106,6 +106,7 @@ export const invokeRoute = defineRoute({
       'conflict',
       'rate_limited',
       'timeout',
+      'unavailable',
     ],
   },
   url: '/tools/:call',
