@@ -284,6 +284,29 @@ describe('Journal', () => {
     await store.close()
   })
 
+  it('refuses calls whose flush failed but still publishes their committed records in order', async () => {
+    const store = Store.open({ dir: tempDir(), durability: 'fsync' })
+    const journal = new Journal(store)
+    const seen: number[] = []
+    journal.subscribe((record) => seen.push(record.id))
+    // The commit succeeds, then the disk flush fails once (an I/O error).
+    const settle = vi
+      .spyOn(store, 'settle')
+      .mockImplementationOnce((write) =>
+        write.then(() => Promise.reject(new Error('EIO: flush failed'))),
+      )
+    const unflushed = journal.append(draft(1))
+    await expect(unflushed).rejects.toThrow('EIO')
+    settle.mockRestore()
+    expect((await journal.append(draft(2))).id).toBe(2)
+    // Live subscribers and a reader of the journal see the same sequence, without a gap.
+    expect(journal.read(0, 10).map((e) => e.id)).toEqual([1, 2])
+    expect(seen).toEqual([1, 2])
+    expect(journal.head).toBe(2)
+    await journal.close()
+    await store.close()
+  })
+
   it('waits for the disk flush in fsync mode and still orders records', async () => {
     const store = Store.open({ dir: tempDir(), durability: 'fsync' })
     const journal = new Journal(store)

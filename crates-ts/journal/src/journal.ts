@@ -196,8 +196,11 @@ export class Journal {
             batch.settle()
           },
           (error: unknown) => {
-            // Committed but not flushed: the records exist, but the calls are not acknowledged.
-            this.#pending.splice(this.#pending.indexOf(batch), 1)
+            // Committed but not flushed: the calls are not acknowledged, but the records are in
+            // the journal, where replay will read them, so they are published in their place too:
+            // a live subscriber must not see a gap that a resuming one would not.
+            batch.committed = true
+            this.#drain()
             batch.settle(asError(error))
           },
         )
