@@ -292,9 +292,7 @@ describe('Journal', () => {
     // The commit succeeds, then the disk flush fails once (an I/O error).
     const settle = vi
       .spyOn(store, 'settle')
-      .mockImplementationOnce((write) =>
-        write.then(() => Promise.reject(new Error('EIO: flush failed'))),
-      )
+      .mockImplementationOnce((write) => write.then(() => Promise.reject(new Error('EIO: flush failed'))))
     const unflushed = journal.append(draft(1))
     await expect(unflushed).rejects.toThrow('EIO')
     settle.mockRestore()

@@ -13,6 +13,16 @@ export interface JournalRecord {
 
 export type JournalListener = (record: JournalRecord) => void
 
+/** How the journal's commits have gone since it was opened (reported by /healthz). */
+export interface JournalHealth {
+  /** The latest commit (or, in fsync mode, its flush) failed: calls are refused until one succeeds. */
+  failing: boolean
+  /** Commits or flushes that failed since the journal was opened. */
+  commitFailures: number
+  /** When the last one failed (RFC 3339). */
+  lastFailureAt: string | undefined
+}
+
 /**
  * The records appended in one event-loop turn. They are written as one LMDB value under the id of
  * the first (JSON lines: JSON.stringify never emits a raw newline), so a burst of calls pays one
@@ -53,6 +63,7 @@ export class Journal {
   /** The batch whose commit is in flight; the next one waits for its outcome. */
   #committing: Batch | undefined
   #listeners = new Set<JournalListener>()
+  #health: JournalHealth = { failing: false, commitFailures: 0, lastFailureAt: undefined }
 
   constructor(store: Store, options: { indexSegmentSize?: number } = {}) {
     this.#store = store
@@ -98,6 +109,10 @@ export class Journal {
 
   *#records(from: number, to: number): Iterable<{ id: number; event: EventEnvelope }> {
     for (const { id, json } of this.#lines(from, to)) yield { id, event: JSON.parse(json) as EventEnvelope }
+  }
+
+  get health(): Readonly<JournalHealth> {
+    return this.#health
   }
 
   /** Highest sequence id that is durable (and has been published). */
@@ -191,11 +206,13 @@ export class Journal {
         // In fsync mode acknowledgement also waits for the flush, which runs off the writer lock.
         this.#store.settle(written).then(
           () => {
+            this.#health.failing = false
             batch.committed = true
             this.#drain()
             batch.settle()
           },
           (error: unknown) => {
+            this.#failed()
             // Committed but not flushed: the calls are not acknowledged, but the records are in
             // the journal, where replay will read them, so they are published in their place too:
             // a live subscriber must not see a gap that a resuming one would not.
@@ -208,6 +225,7 @@ export class Journal {
         if (next?.due) this.#write(next)
       },
       (error: unknown) => {
+        this.#failed()
         this.#committing = undefined
         this.#pending.splice(this.#pending.indexOf(batch), 1)
         this.#next = batch.first
@@ -217,6 +235,12 @@ export class Journal {
         next?.settle(new Error('the journal could not commit an earlier batch', { cause: error }))
       },
     )
+  }
+
+  #failed(): void {
+    this.#health.failing = true
+    this.#health.commitFailures++
+    this.#health.lastFailureAt = isoNow()
   }
 
   #drain(): void {

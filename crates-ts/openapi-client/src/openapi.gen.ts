@@ -149,7 +149,7 @@ export interface paths {
         };
         /**
          * Liveness and basic facts
-         * @description Answers 200 when the daemon serves requests and its store is open. No authentication.
+         * @description Answers 200 when the daemon serves requests and its store is open, with status degraded while the journal cannot commit (calls are refused then; liveness probes should not restart the daemon for it). No authentication.
          */
         get: operations["health"];
         put?: never;
@@ -1023,12 +1023,19 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @constant */
-                        status: "ok";
+                        /** @description degraded: the latest journal commit failed (a full or failing disk), so calls are answered 503 unavailable until the store accepts writes again; reads still work. */
+                        status: "ok" | "degraded";
                         version: string;
                         uptime_s: number;
                         journal_head: number;
                         durability: "commit" | "fsync";
+                        /** @description Journal commits (or fsync flushes) that failed since start. */
+                        journal_commit_failures: number;
+                        /**
+                         * Format: date-time
+                         * @description When the last journal commit failed.
+                         */
+                        journal_last_failure_at?: string;
                     };
                 };
             };

@@ -263,6 +263,27 @@ describe('POST /tools/{id}:invoke', () => {
     expect(journal.read(before, 10).map((e) => e.id)).toEqual([before + 1, before + 2])
   })
 
+  it('reports the journal degraded on /healthz while its commits fail, and ok once one succeeds', async () => {
+    const health = async () => (await d.app.inject({ url: '/healthz' })).json()
+    const failuresBefore = (await health()).journal_commit_failures as number
+    const lmdb = Object.getPrototypeOf(d.app.arw.store.database('journal', { encoding: 'string' }))
+    // The store refuses both the call's record and its failure record.
+    const refused = vi
+      .spyOn(lmdb, 'batch')
+      .mockImplementation(() => Promise.reject(new Error('MDB_MAP_FULL')))
+    try {
+      expect((await invoke('demo.echo', { input: { text: 'x' } })).statusCode).toBe(503)
+      const degraded = await health()
+      expect(degraded).toMatchObject({ status: 'degraded', journal_commit_failures: failuresBefore + 2 })
+      expect(Date.parse(degraded.journal_last_failure_at)).toBeGreaterThan(Date.now() - 60_000)
+      expect(JSON.stringify(degraded)).not.toContain('MDB_MAP_FULL')
+    } finally {
+      refused.mockRestore()
+    }
+    expect((await invoke('demo.echo', { input: { text: 'y' } })).statusCode).toBe(200)
+    expect(await health()).toMatchObject({ status: 'ok', journal_commit_failures: failuresBefore + 2 })
+  })
+
   it('never leaks a thrown error message', async () => {
     const res = await invoke('test.crash', { input: {} })
     expect(res.statusCode).toBe(500)
