@@ -207,18 +207,14 @@ export class Journal {
         this.#store.settle(written).then(
           () => {
             this.#health.failing = false
-            batch.committed = true
-            this.#drain()
-            batch.settle()
+            this.#publish(batch)
           },
           (error: unknown) => {
             this.#failed()
             // Committed but not flushed: the calls are not acknowledged, but the records are in
             // the journal, where replay will read them, so they are published in their place too:
             // a live subscriber must not see a gap that a resuming one would not.
-            batch.committed = true
-            this.#drain()
-            batch.settle(asError(error))
+            this.#publish(batch, asError(error))
           },
         )
         const next = this.#open
@@ -235,6 +231,13 @@ export class Journal {
         next?.settle(new Error('the journal could not commit an earlier batch', { cause: error }))
       },
     )
+  }
+
+  /** A committed batch: published in sequence order, then its appends settle (refused on `error`). */
+  #publish(batch: Batch, error?: Error): void {
+    batch.committed = true
+    this.#drain()
+    batch.settle(error)
   }
 
   #failed(): void {
