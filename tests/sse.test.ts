@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { sseHub } from '../daemon/src/surfaces/sse/state.ts'
 import { type TestDaemon, testDaemon } from '../daemon/src/testing/harness.ts'
 import { SseReader } from './support/sse.ts'
 
@@ -103,10 +104,10 @@ describe('GET /admin/events', () => {
     await new Promise((r) => setTimeout(r, 100))
     const lastBefore = d.app.arw.journal.head
     const big = 'x'.repeat(60_000)
-    expect(d.app.arw.hub.size).toBe(1)
-    for (let i = 0; i < 5000 && d.app.arw.hub.size > 0; i++) await echo(big.slice(0, 4000))
+    expect(sseHub(d.app.arw).size).toBe(1)
+    for (let i = 0; i < 5000 && sseHub(d.app.arw).size > 0; i++) await echo(big.slice(0, 4000))
     // The hub dropped the subscriber rather than buffering without bound.
-    expect(d.app.arw.hub.size).toBe(0)
+    expect(sseHub(d.app.arw).size).toBe(0)
     socket.resume()
     const text = await new Promise<string>((resolve) => {
       let buf = ''

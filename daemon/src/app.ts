@@ -3,30 +3,39 @@ import { SYSTEM_PRINCIPAL } from '@arw/protocol'
 import type { Registry, ToolSpec } from '@arw/registry'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import pino, { type Logger } from 'pino'
-import { Stats } from './areas/introspection/stats.ts'
-import { type CatalogOptions, createRegistry } from './catalog.ts'
+import { adminTokenAuthenticator } from './auth/admin-token.ts'
+import { AuthChain } from './auth/chain.ts'
+import { guardOptions } from './auth/request-guard.ts'
 import type { Config } from './config.ts'
 import { daemonStarted } from './events.ts'
+import type { Area, AreaContext, AreaRuntime, AreaStartContext } from './kernel/area.ts'
+import { Metrics } from './kernel/metrics.ts'
+import { Admission } from './pipeline/admission.ts'
+import type { ApprovalGate } from './pipeline/approvals.ts'
+import type { AreaScope } from './pipeline/call-context.ts'
 import { Idempotency } from './pipeline/idempotency.ts'
 import { Pipeline } from './pipeline/invoke.ts'
-import type { ApprovalGate, PolicyHook } from './pipeline/policy.ts'
+import type { PolicyStage } from './pipeline/policy.ts'
+import type { SettleStage } from './pipeline/settle.ts'
+import { createRegistry, type RegistryOptions, servedAreas } from './registry.ts'
 import type { Services } from './services.ts'
-import { AdminAuth } from './surfaces/http/auth.ts'
 import { installProblemHandlers } from './surfaces/http/problems.ts'
-import { registerRoutes } from './surfaces/http/route.ts'
-import { allRoutes } from './surfaces/http/routes.ts'
+import { type BoundRoute, registerRoutes } from './surfaces/http/route.ts'
+import { surfaceRoutes } from './surfaces/http/routes.ts'
 import { installValidation } from './surfaces/http/validation.ts'
-import { EventHub } from './surfaces/sse/hub.ts'
-import { gapFrame } from './surfaces/sse/routes.ts'
+import { closeMcp } from './surfaces/mcp/state.ts'
+import { closeSse } from './surfaces/sse/state.ts'
 import { DAEMON_VERSION } from './version.ts'
 
-export interface BuildOptions extends CatalogOptions {
+export interface BuildOptions extends RegistryOptions {
   config: Config
-  /** A registry to serve instead of the product's own (tests). */
+  /** A registry to serve instead of the one built from the areas (tests). */
   registry?: Registry
   logger?: Logger
-  policy?: PolicyHook
+  /** Policy stages, approval gate and settle stages of an embedder (after the areas' own). */
+  policy?: readonly PolicyStage[]
   approvals?: ApprovalGate
+  settle?: readonly SettleStage[]
 }
 
 export type { ToolSpec }
@@ -35,8 +44,8 @@ export type { ToolSpec }
 const REDACT = ['req.headers["x-arw-admin"]', 'req.headers.authorization', 'req.headers.cookie']
 
 /**
- * Builds a ready daemon without listening: store opened, journal recovered, routes registered.
- * Only the CLI's `start` listens on a port; tests use `app.inject()`.
+ * Builds a ready daemon without listening: store opened, journal recovered, areas started, routes
+ * registered. Only the CLI's `start` listens on a port; tests use `app.inject()`.
  */
 export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
   const { config } = options
@@ -49,21 +58,71 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     })
   const store = Store.open({ dir: config.stateDir, durability: config.durability })
   const journal = new Journal(store)
-  const registry = options.registry ?? createRegistry(options)
+  const areas = servedAreas(config, options)
+  const registry = options.registry ?? createRegistry({ ...options, config })
+  const metrics = new Metrics(journal)
+  const admission = new Admission()
+
+  // Areas start in list order; the pipeline is built from what they plug in, so a start that
+  // calls a tool (through its context's invoke) waits until every area has started.
+  let resolveStarted!: (pipeline: Pipeline) => void
+  const started = new Promise<Pipeline>((resolve) => {
+    resolveStarted = resolve
+  })
+  const contexts = new Map<string, AreaContext<unknown, unknown>>()
+  const runtimes: Array<{ area: Area; runtime: AreaRuntime<unknown> }> = []
+  try {
+    for (const area of areas) {
+      const start: AreaStartContext<unknown> = {
+        name: area.name,
+        config: config.areas[area.name],
+        registry,
+        journal,
+        collection: (name) => store.collection(`${area.name}.${name}`),
+        admission,
+        metrics,
+        logger: logger.child({ area: area.name }),
+        invoke: async (request) => (await started).invoke(request),
+      }
+      const runtime = (await area.start?.(start)) ?? { services: undefined }
+      runtimes.push({ area, runtime })
+      contexts.set(area.name, { ...start, services: runtime.services })
+    }
+  } catch (error) {
+    await closeRuntimes(runtimes, logger)
+    await journal.close()
+    await store.close()
+    throw error
+  }
+  const plugged = runtimes.map((r) => r.runtime)
+  const approvals = [...plugged.map((r) => r.approvals), options.approvals].filter((a) => a !== undefined)
+  if (approvals.length > 1) throw new Error('more than one approval gate is configured')
   const pipeline = new Pipeline({
     registry,
     journal,
     idempotency: new Idempotency(store, config.idempotencyTtlMs),
     logger,
-    ...(options.policy ? { policy: options.policy } : {}),
-    ...(options.approvals ? { approvals: options.approvals } : {}),
+    scopes: contexts as ReadonlyMap<string, AreaScope>,
+    policy: [...plugged.flatMap((r) => r.policy ?? []), ...(options.policy ?? [])],
+    settle: [...plugged.flatMap((r) => r.settle ?? []), ...(options.settle ?? [])],
+    admission,
+    admissionKeys: plugged.flatMap((r) => r.admissionKeys ?? []),
+    approvalWaitMs: config.approvalWaitMs,
+    ...(approvals[0] ? { approvals: approvals[0] } : {}),
   })
-  const hub = new EventHub(journal, {
-    maxQueue: config.sseMaxQueue,
-    heartbeatMs: config.sseHeartbeatMs,
-    gapFrame,
+  resolveStarted(pipeline)
+  const auth = new AuthChain({
+    authenticators: [
+      ...(config.adminTokenSha256 ? [adminTokenAuthenticator(config.adminTokenSha256)] : []),
+      ...plugged.flatMap((r) => r.authenticators ?? []),
+    ],
+    debug: config.debug,
+    failuresPerMinute: config.authFailuresPerMinute,
   })
-  const routes = allRoutes()
+  const routes: BoundRoute[] = [
+    ...surfaceRoutes().map((route) => ({ route, ctx: undefined as unknown })),
+    ...areas.flatMap((area) => (area.routes ?? []).map((route) => ({ route, ctx: contexts.get(area.name) }))),
+  ]
   const services: Services = {
     version: DAEMON_VERSION,
     config,
@@ -71,13 +130,15 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     store,
     journal,
     pipeline,
-    auth: new AdminAuth(config),
-    hub,
-    stats: new Stats(journal),
+    auth,
+    guard: guardOptions(config),
+    metrics,
     logger,
     startedAt: Date.now(),
-    routeDocs: routes.map((r) => r.doc),
+    routeDocs: routes.map((r) => r.route.doc),
   }
+  // Surface routes are built from the daemon's services.
+  for (const bound of routes) if (bound.ctx === undefined) bound.ctx = services
 
   const app = Fastify({
     loggerInstance: logger as unknown as FastifyBaseLogger,
@@ -88,6 +149,8 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     // journal, and the few request-level log lines add it themselves.
     childLoggerFactory: (logger) => logger,
     bodyLimit: config.bodyLimit,
+    // Forwarded client addresses are believed only from the configured proxies.
+    trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     // Tool ids contain dots and @; keep the router from treating them specially.
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },
     return503OnClosing: true,
@@ -104,9 +167,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   registerRoutes(app, services, routes)
 
   app.addHook('preClose', async () => {
-    hub.close()
+    closeSse(services)
+    closeMcp(services)
   })
   app.addHook('onClose', async () => {
+    await closeRuntimes(runtimes, logger)
     // Writes already issued are committed before the environment closes.
     await journal.close()
     await store.close()
@@ -122,4 +187,18 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   })
   await app.ready()
   return app
+}
+
+/** Stops areas in reverse start order; one that fails to stop does not keep the others running. */
+async function closeRuntimes(
+  runtimes: ReadonlyArray<{ area: Area; runtime: AreaRuntime<unknown> }>,
+  logger: Logger,
+): Promise<void> {
+  for (const { area, runtime } of [...runtimes].reverse()) {
+    try {
+      await runtime.close?.()
+    } catch (error) {
+      logger.error({ err: error, area: area.name }, 'area failed to stop')
+    }
+  }
 }

@@ -2,6 +2,12 @@ import { createHash } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Durability } from '@arw/journal'
+import { AREAS } from './areas/index.ts'
+import type { Area } from './kernel/area.ts'
+import type { ConfigVar } from './kernel/config-var.ts'
+import { flag, intVar } from './kernel/env.ts'
+
+export type { ConfigVar }
 
 /** The daemon's settings, read from the environment (see CONFIG_VARS; `arw start --help` lists them). */
 export interface Config {
@@ -23,21 +29,22 @@ export interface Config {
   idempotencyTtlMs: number
   /** Failed admin authentications per client address per minute before 429. */
   authFailuresPerMinute: number
-  /** Serve the MCP conformance tool pack (test_* tools) for the official conformance suite. */
-  mcpConformance: boolean
-  /** Origins besides loopback ones that may call /mcp from a browser (exact `scheme://host[:port]`). */
-  mcpAllowedOrigins: readonly string[]
+  /** Browser origins besides loopback and same-origin ones that may call the daemon (exact `scheme://host[:port]`). */
+  allowedOrigins: readonly string[]
+  /** Host names besides loopback ones the Host header may carry (the daemon's public names). */
+  publicHosts: readonly string[]
+  /** Proxies whose X-Forwarded-For / Forwarded headers name the real client (addresses or CIDRs). */
+  trustProxy: readonly string[]
   /** Items per page of MCP tools/list and resources/list. */
   mcpPageSize: number
+  /** How long a call that needs an approval may wait at the gate before it is suspended, ms. */
+  approvalWaitMs: number
+  /** Each area's slice of the configuration, by area name (see defineArea's `config`). */
+  areas: Readonly<Record<string, unknown>>
 }
 
-export interface ConfigVar {
-  name: string
-  default: string
-  description: string
-}
-
-export const CONFIG_VARS: readonly ConfigVar[] = [
+/** The daemon core's variables; areas add theirs (see configVars). */
+export const CORE_CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'ARW_HOST',
     default: '127.0.0.1',
@@ -95,18 +102,37 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'ARW_AUTH_FAILURES_PER_MIN',
     default: '10',
-    description: 'Failed admin logins per client address per minute before 429.',
+    description:
+      'Failed authentications per real client address (through ARW_TRUST_PROXY) per minute before that client gets 429 for the rest of the minute.',
   },
   {
-    name: 'ARW_MCP_CONFORMANCE',
-    default: '0',
-    description: '1 adds the MCP conformance tool pack (test_* tools the official conformance suite calls).',
+    name: 'ARW_ALLOWED_ORIGINS',
+    default: '(none)',
+    description:
+      'Comma-separated browser origins (scheme://host[:port]) allowed besides loopback and same-origin ones; requests a browser sends from any other origin get 403.',
   },
   {
     name: 'ARW_MCP_ALLOWED_ORIGINS',
     default: '(none)',
+    description: 'Older name of ARW_ALLOWED_ORIGINS (both are read; their origins add up).',
+  },
+  {
+    name: 'ARW_PUBLIC_HOSTS',
+    default: '(none)',
     description:
-      'Comma-separated browser origins allowed to call /mcp besides loopback ones; others get 403.',
+      'Comma-separated host names the daemon is reached by besides loopback ones (behind a proxy or by a DNS name); other Host headers get 403.',
+  },
+  {
+    name: 'ARW_TRUST_PROXY',
+    default: '(none)',
+    description:
+      'Comma-separated proxy addresses or CIDRs (e.g. 127.0.0.1,10.0.0.0/8) whose X-Forwarded-For names the real client. Forwarded requests are never treated as loopback.',
+  },
+  {
+    name: 'ARW_APPROVAL_WAIT_MS',
+    default: '0',
+    description:
+      'How long a call that needs a human approval waits for it before it answers approval_required with the approval id (0: at once; capped by the tool timeout).',
   },
   {
     name: 'ARW_MCP_PAGE_SIZE',
@@ -115,40 +141,49 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   },
 ]
 
+/** Every variable the daemon reads: the core's, then each area's in area order. */
+export function configVars(areas: readonly Area[] = AREAS): ConfigVar[] {
+  return [...CORE_CONFIG_VARS, ...areas.flatMap((a) => a.config?.vars ?? [])]
+}
+
+/** Every variable, for `arw start --help` and the configuration doc's check. */
+export const CONFIG_VARS: readonly ConfigVar[] = configVars()
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
-function intVar(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  fallback: number,
-  min: number,
-  max: number,
-  problems: string[],
-): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < min || value > max) {
-    problems.push(`${name}=${JSON.stringify(raw)}: expected an integer from ${min} to ${max}`)
-    return fallback
-  }
-  return value
+function list(env: NodeJS.ProcessEnv, name: string): string[] {
+  return (env[name] ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '')
 }
 
-function flag(env: NodeJS.ProcessEnv, name: string, problems: string[]): boolean {
-  const raw = (env[name] ?? '').toLowerCase()
-  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false
-  if (raw === '1' || raw === 'true' || raw === 'yes') return true
-  problems.push(`${name}=${JSON.stringify(env[name])}: expected 1 or 0`)
-  return false
+/** Origins exactly as browsers send them: scheme://host[:port], lowercase, nothing else. */
+function origins(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
+  const out: string[] = []
+  for (const raw of list(env, name)) {
+    const value = raw.replace(/\/$/, '').toLowerCase()
+    let origin: string | undefined
+    try {
+      origin = new URL(value).origin
+    } catch {
+      origin = undefined
+    }
+    if (origin === undefined || origin === 'null' || origin !== value) {
+      problems.push(`${name}: ${JSON.stringify(raw)} is not an origin (expected scheme://host[:port])`)
+    } else out.push(origin)
+  }
+  return out
 }
+
+const ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+)(\/\d{1,3})?$/i
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
 /** Reads and checks every setting; throws one Error listing every bad value. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly Area[] = AREAS): Config {
   const problems: string[] = []
   const token = env['ARW_ADMIN_TOKEN']
   const tokenHash = env['ARW_ADMIN_TOKEN_SHA256']
@@ -185,13 +220,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     idempotencyTtlMs: intVar(env, 'ARW_IDEMPOTENCY_TTL_S', 86_400, 1, 31_536_000, problems) * 1000,
     authFailuresPerMinute: intVar(env, 'ARW_AUTH_FAILURES_PER_MIN', 10, 1, 1_000_000, problems),
-    mcpConformance: flag(env, 'ARW_MCP_CONFORMANCE', problems),
-    mcpAllowedOrigins: (env['ARW_MCP_ALLOWED_ORIGINS'] ?? '')
-      .split(',')
-      .map((o) => o.trim().replace(/\/$/, '').toLowerCase())
-      .filter((o) => o !== ''),
+    allowedOrigins: [
+      ...new Set([
+        ...origins(env, 'ARW_ALLOWED_ORIGINS', problems),
+        ...origins(env, 'ARW_MCP_ALLOWED_ORIGINS', problems),
+      ]),
+    ],
+    publicHosts: list(env, 'ARW_PUBLIC_HOSTS').map((h) => h.toLowerCase()),
+    trustProxy: list(env, 'ARW_TRUST_PROXY'),
     mcpPageSize: intVar(env, 'ARW_MCP_PAGE_SIZE', 100, 1, 10_000, problems),
+    approvalWaitMs: intVar(env, 'ARW_APPROVAL_WAIT_MS', 0, 0, 3_600_000, problems),
+    areas: {},
   }
+  for (const proxy of config.trustProxy) {
+    if (!ADDRESS.test(proxy))
+      problems.push(`ARW_TRUST_PROXY: ${JSON.stringify(proxy)} is not an address or CIDR`)
+  }
+  const slices: Record<string, unknown> = {}
+  for (const area of areas) if (area.config) slices[area.name] = area.config.parse(env, problems)
+  config.areas = Object.freeze(slices)
   if (problems.length > 0) throw new Error(`Invalid configuration:\n  - ${problems.join('\n  - ')}`)
   return config
 }

@@ -3,13 +3,17 @@ import type { Principal, TraceContext } from '@arw/protocol'
 import type { Registry } from '@arw/registry'
 import type { HttpRouteDoc } from '@arw/spec'
 import type { Logger } from 'pino'
-import type { Stats } from './areas/introspection/stats.ts'
+import type { AuthChain } from './auth/chain.ts'
+import type { GuardOptions } from './auth/request-guard.ts'
 import type { Config } from './config.ts'
+import type { Metrics } from './kernel/metrics.ts'
 import type { Pipeline } from './pipeline/invoke.ts'
-import type { AdminAuth } from './surfaces/http/auth.ts'
-import type { EventHub } from './surfaces/sse/hub.ts'
 
-/** The shared services of one daemon, decorated once on the Fastify instance as `app.arw`. */
+/**
+ * The core services of one daemon, decorated once on the Fastify instance as `app.arw`: what
+ * every surface serves from. Surfaces keep their own state (the SSE hub, MCP sessions) to
+ * themselves; areas get theirs through their contexts.
+ */
 export interface Services {
   readonly version: string
   readonly config: Config
@@ -17,9 +21,10 @@ export interface Services {
   readonly store: Store
   readonly journal: Journal
   readonly pipeline: Pipeline
-  readonly auth: AdminAuth
-  readonly hub: EventHub
-  readonly stats: Stats
+  /** The authentication port: every surface authenticates through it. */
+  readonly auth: AuthChain
+  readonly guard: GuardOptions
+  readonly metrics: Metrics
   readonly logger: Logger
   readonly startedAt: number
   /** Every HTTP route's declaration (what /spec/openapi.yaml documents). */

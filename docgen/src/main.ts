@@ -85,9 +85,11 @@ export interface MainDeps {
 
 /** The product's declarations, imported only when needed so `--help` works even if they do not load. */
 export async function generateFromDaemon(): Promise<Generated> {
-  const { createRegistry, routeDocs, DAEMON_VERSION } = await import('@arw/daemon')
-  const registry = createRegistry()
-  const routes = routeDocs()
+  const { createRegistry, routeDocs, servedAreas, loadConfig, DAEMON_VERSION } = await import('@arw/daemon')
+  // The default configuration: optional areas (the MCP conformance pack) are not documented.
+  const config = loadConfig({})
+  const registry = createRegistry({ config })
+  const routes = routeDocs(servedAreas(config))
   const files = specFiles({ registry, routes, version: DAEMON_VERSION })
   return {
     files,

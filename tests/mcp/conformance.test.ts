@@ -48,7 +48,10 @@ beforeAll(async () => {
     if (install.status !== 0) throw new Error(`installing the conformance suite failed:\n${install.stderr}`)
   }
   // The suite sends no credentials: a loopback daemon with ARW_DEBUG=1 and the test tool pack.
-  d = await testDaemon({ token: null, config: { debug: true, mcpConformance: true } })
+  d = await testDaemon({
+    token: null,
+    config: { debug: true, areas: { 'mcp-conformance': { enabled: true } } },
+  })
   url = `${await d.listen()}/mcp`
   out = mkdtempSync(join(tmpdir(), 'arw-conformance-'))
 }, 360_000)

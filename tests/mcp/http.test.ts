@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mcpState } from '../../daemon/src/surfaces/mcp/http.ts'
+import { mcpState } from '../../daemon/src/surfaces/mcp/state.ts'
 import { CLIENT_KINDS, connect } from './support/clients.ts'
 import { aborted, lateTool, type McpDaemon, mcpDaemon, TOKEN } from './support/daemon.ts'
 

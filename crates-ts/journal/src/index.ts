@@ -1,2 +1,2 @@
 export { Journal, type JournalHealth, type JournalListener, type JournalRecord } from './journal.ts'
-export { type Collection, type Durability, Store, type StoreOptions } from './store.ts'
+export { type Collection, type Durability, Store, type StoreOptions, type StoreWrite } from './store.ts'

@@ -117,24 +117,31 @@ describe('Journal', () => {
     await store.close()
   })
 
-  it('waits for a write issued alongside a record, and fails the append when that write fails', async () => {
+  it('commits collection writes with a record, and fails the append when such a write fails', async () => {
     const store = Store.open({ dir: tempDir() })
     const journal = new Journal(store)
     const answers = store.collection<{ n: number }>('answers')
-    const record = await journal.append(draft(1), () => answers.put('k', { n: 1 }))
+    const record = await journal.append(draft(1), [{ collection: answers, key: 'k', value: { n: 1 } }])
     expect(answers.get('k')).toEqual({ n: 1 })
     expect(journal.get(record.id)?.id).toBe(record.id)
-    await expect(
-      journal.append(draft(2), () => Promise.reject(new Error('answer store is full'))),
-    ).rejects.toThrow('answer store is full')
-    await expect(
-      journal.append(draft(3), () => {
+    await journal.append(draft(2), [{ collection: answers, key: 'k', value: undefined }])
+    expect(answers.get('k')).toBeUndefined()
+    const full = { ...answers, stage: () => Promise.reject(new Error('answer store is full')) }
+    await expect(journal.append(draft(3), [{ collection: full, key: 'k', value: { n: 2 } }])).rejects.toThrow(
+      'answer store is full',
+    )
+    const broken = {
+      ...answers,
+      stage: () => {
         throw new Error('no answer store')
-      }),
+      },
+    }
+    await expect(
+      journal.append(draft(4), [{ collection: broken, key: 'k', value: { n: 3 } }]),
     ).rejects.toThrow('no answer store')
     // A payload JSON cannot hold is refused without taking a sequence id.
-    expect(() => journal.append(draft(4, { payload: { n: 10n } }))).toThrow()
-    expect((await journal.append(draft(5))).id).toBe(4)
+    expect(() => journal.append(draft(5, { payload: { n: 10n } }))).toThrow()
+    expect((await journal.append(draft(6))).id).toBe(5)
     await store.close()
   })
 

@@ -1,7 +1,7 @@
 import type { EventDraft, EventEnvelope } from '@arw/protocol'
 import type { Database } from 'lmdb'
 import { SegmentIndex, type SegmentStore, taskKey, traceKey } from './segment-index.ts'
-import type { Store } from './store.ts'
+import type { Store, StoreWrite } from './store.ts'
 
 /** A committed journal entry: the envelope and its serialized form (serialized once, sent as is). */
 export interface JournalRecord {
@@ -33,8 +33,8 @@ export interface JournalHealth {
 interface Batch {
   readonly first: number
   readonly records: JournalRecord[]
-  /** Writes to issue in the same transaction as the batch (see `append`). */
-  readonly alongside: Array<() => void>
+  /** Collection writes to issue in the same transaction as the batch (see `append`). */
+  readonly writes: Array<{ write: StoreWrite; done?: Promise<unknown> }>
   readonly durable: Promise<void>
   settle(error?: unknown): void
   /** The turn that fills it is over: it is written as soon as no other commit is in flight. */
@@ -121,11 +121,12 @@ export class Journal {
   }
 
   /**
-   * Appends an event; resolves with its record once durable. `alongside` issues another write of
-   * the same store in the same transaction as the record (an idempotent call's stored answer), so
-   * one is never committed without the other; the append then also waits for that write.
+   * Appends an event; resolves with its record once durable. `writes` are collection writes of the
+   * same store committed in the same transaction as the record (an idempotent call's stored answer,
+   * what a settle stage reserved), so neither is ever committed without the other; the append then
+   * also waits for them.
    */
-  append<P>(draft: EventDraft<P>, alongside?: () => Promise<unknown>): Promise<JournalRecord> {
+  append<P>(draft: EventDraft<P>, writes?: readonly StoreWrite[]): Promise<JournalRecord> {
     const id = this.#next
     const event: EventEnvelope<P> = { id, time: isoNow(), ...draft }
     // Serialized before the id is taken: a payload JSON cannot represent must not leave a hole.
@@ -139,19 +140,11 @@ export class Journal {
     const batch = this.#open ?? this.#openBatch(id)
     batch.records.push(record)
     const durable = batch.durable.then(() => record)
-    if (!alongside) return durable
-    let write: Promise<unknown> | undefined
-    batch.alongside.push(() => {
-      try {
-        write = alongside()
-      } catch (error) {
-        write = Promise.reject(error)
-      }
-      // Awaited below once the batch is durable; until then a rejection must not count as unhandled.
-      write.catch(() => {})
-    })
+    if (!writes || writes.length === 0) return durable
+    const staged = writes.map((write) => ({ write }) as { write: StoreWrite; done?: Promise<unknown> })
+    batch.writes.push(...staged)
     return durable.then(async () => {
-      await write
+      for (const s of staged) await s.done
       return record
     })
   }
@@ -164,7 +157,7 @@ export class Journal {
     const batch: Batch = {
       first,
       records: [],
-      alongside: [],
+      writes: [],
       durable,
       settle,
       due: false,
@@ -197,7 +190,15 @@ export class Journal {
     // An explicit lmdb batch: its writes share one transaction, which commits as soon as the block
     // is written instead of at the end of the next event turn.
     const written = this.#events.batch(() => {
-      for (const write of batch.alongside) write()
+      for (const staged of batch.writes) {
+        try {
+          staged.done = staged.write.collection.stage(staged.write.key, staged.write.value)
+        } catch (error) {
+          staged.done = Promise.reject(error)
+        }
+        // Awaited by the append once the batch is durable; until then a rejection is not unhandled.
+        staged.done.catch(() => {})
+      }
       this.#events.put(batch.first, value)
     })
     written.then(

@@ -32,6 +32,19 @@ export interface Collection<T> {
   range(prefix?: string, limit?: number): Array<{ key: string; value: T }>
   /** Runs a read-modify-write atomically (lmdb transactionSync). */
   update(key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined>
+  /**
+   * Issues a put (or, for undefined, a removal) without waiting for durability: inside a journal
+   * batch it joins that batch's transaction (see Journal.append's `writes`).
+   */
+  stage(key: string, value: T | undefined): Promise<unknown>
+}
+
+/** A collection write committed together with a journal record (Journal.append). */
+export interface StoreWrite<T = unknown> {
+  collection: Collection<T>
+  key: string
+  /** undefined removes the key. */
+  value: T | undefined
 }
 
 /**
@@ -110,6 +123,7 @@ export class Store {
       remove: async (key) => {
         await store.settle(db.remove(key))
       },
+      stage: (key, value) => (value === undefined ? db.remove(key) : db.put(key, value)),
       range(prefix = '', limit = Number.POSITIVE_INFINITY) {
         const out: Array<{ key: string; value: T }> = []
         const options = prefix ? { start: prefix, end: prefix + '\uffff' } : {}

@@ -1643,6 +1643,8 @@ export interface operations {
                 "idempotency-key"?: string;
                 /** @description W3C trace context to continue. */
                 traceparent?: string;
+                /** @description Records the call as made from the arw command (cli) or the debug UI (debug) instead of http; informational, not an authorization. */
+                "x-arw-surface"?: "cli" | "debug";
             };
             path: {
                 /** @description name or name@x.y.z */
@@ -1659,6 +1661,8 @@ export interface operations {
                     task_id?: string;
                     /** @description Label of this call within its task. */
                     step?: string;
+                    /** @description Resumes a call that answered approval_required: the approval id it gave. The call runs once the approval is granted, with the approved (possibly edited) input. */
+                    approval_id?: string;
                 };
             };
         };

@@ -84,6 +84,20 @@ export const ERRORS = {
     'No admin token is configured; set ARW_ADMIN_TOKEN (or ARW_DEBUG=1 for loopback-only access)',
   ),
   forbidden: entry('forbidden', 'forbidden', 403, 'Forbidden', '{reason}'),
+  host_not_allowed: entry(
+    'host_not_allowed',
+    'forbidden',
+    403,
+    'Host not allowed',
+    'The Host header does not name this daemon (loopback names or ARW_PUBLIC_HOSTS)',
+  ),
+  origin_not_allowed: entry(
+    'origin_not_allowed',
+    'forbidden',
+    403,
+    'Origin not allowed',
+    'Requests from this browser origin are refused (allowed: loopback, same origin, ARW_ALLOWED_ORIGINS)',
+  ),
   // not_found
   route_not_found: entry('route_not_found', 'not_found', 404, 'Not found', 'No route for {method} {path}'),
   tool_not_found: entry(

@@ -8,7 +8,7 @@ export type Severity = 'debug' | 'info' | 'notice' | 'warning' | 'error' | 'crit
 
 export const SEVERITIES: readonly Severity[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical']
 
-/** Who caused an event: the principal of the call, without its scopes. */
+/** Who caused an event: the principal of the call, without its roles and permissions. */
 export type EventActor = Pick<Principal, 'kind' | 'id'>
 
 export interface EventEnvelope<P = unknown> {

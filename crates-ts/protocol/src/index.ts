@@ -8,7 +8,7 @@ export {
   type Severity,
 } from './event.ts'
 export { decodeCursor, encodeCursor, type Page, pageOf } from './page.ts'
-export { type Principal, SYSTEM_PRINCIPAL } from './principal.ts'
+export { hasPermission, type Principal, SYSTEM_PRINCIPAL } from './principal.ts'
 export {
   type FieldError,
   isProblemError,

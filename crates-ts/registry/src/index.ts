@@ -16,6 +16,7 @@ export {
   type RegistryVisitor,
 } from './registry.ts'
 export {
+  type ClientChannel,
   DEFAULT_TIMEOUT_MS,
   type Deprecation,
   defineEvent,
@@ -29,5 +30,6 @@ export {
   type ToolHints,
   type ToolLimits,
   type ToolSpec,
+  type Usage,
 } from './tool.ts'
 export { compileValidator, type Validator } from './validator.ts'

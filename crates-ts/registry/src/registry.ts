@@ -38,6 +38,8 @@ export interface RegistryVisitor {
 
 export type ChangeListener = (change: { added: string[]; removed: string[]; revision: number }) => void
 
+const PERMISSION = /^[a-z][a-z0-9_.-]*:[a-z*][a-z0-9_.*-]*$/
+
 const STABILITIES: readonly Stability[] = ['stable', 'experimental', 'deprecated']
 const RISKS: readonly Risk[] = ['low', 'medium', 'high', 'critical']
 
@@ -74,7 +76,8 @@ export class Registry {
     return this.#revision
   }
 
-  addTools(specs: readonly ToolSpec<any, any>[]): void {
+  /** Registers tool versions; `options.area` names the area whose context their handlers get. */
+  addTools(specs: readonly ToolSpec<any, any, any>[], options: { area?: string } = {}): void {
     const problems: string[] = []
     const seen = new Set<string>()
     const prepared: RegisteredTool[] = []
@@ -105,6 +108,9 @@ export class Registry {
       if (spec?.timeoutMs !== undefined && !(Number.isInteger(spec.timeoutMs) && spec.timeoutMs > 0)) {
         problems.push(`${label}: timeoutMs must be a positive integer`)
       }
+      if (spec?.permission !== undefined && !PERMISSION.test(spec.permission)) {
+        problems.push(`${label}: permission must look like <scope>:<action>, e.g. connections:write`)
+      }
       if (problems.length > before) continue
       const id = formatToolId(spec.name, spec.version)
       if (this.#tools.has(id) || seen.has(id)) {
@@ -130,6 +136,8 @@ export class Registry {
             timeoutMs: spec.timeoutMs ?? DEFAULT_TIMEOUT_MS,
             limits: Object.freeze({ ...(spec.limits ?? {}) }),
             deprecation: spec.deprecation,
+            permission: spec.permission,
+            area: options.area,
             handler: spec.handler,
             inputValidator: compileValidator(spec.input),
             outputValidator: compileValidator(spec.output),

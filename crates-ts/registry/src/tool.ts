@@ -42,6 +42,28 @@ export interface ProgressUpdate {
   message?: string
 }
 
+/** What a call consumed, reported by its handler (`ctx.usage`) for the settle stage (budgets, cost). */
+export interface Usage {
+  tokens?: number
+  cost?: number
+}
+
+/**
+ * The caller's end of a call, when its surface can talk back (MCP: log notifications, sampling,
+ * elicitation). The surface supplies it with the call; tools that use it declare a capability so
+ * the catalog and policy see it.
+ */
+export interface ClientChannel {
+  /** The capabilities the client declared (MCP initialize, or the request's `_meta` envelope). */
+  readonly capabilities: Record<string, unknown>
+  /** Sends a log notification when the client's log level lets it through. */
+  log(level: string, data: unknown, logger?: string): void
+  /** Sends a request to the client (`sampling/createMessage`, `elicitation/create`) and waits for its answer. */
+  request(method: string, params: Record<string, unknown>): Promise<unknown>
+  /** Closes the response stream of this call without ending the call (MCP SEP-1699); may be a no-op. */
+  closeStream(): void
+}
+
 /** What a handler gets besides its input. Everything a tool does to the world goes through here. */
 export interface ToolContext {
   /** Aborted when the call times out, the caller goes away or the call is cancelled. */
@@ -55,6 +77,10 @@ export interface ToolContext {
   invoke(ref: string, input: unknown): Promise<unknown>
   /** Reports progress on a long call (surfaces that can carry it forward it, e.g. MCP). */
   progress(update: ProgressUpdate): void
+  /** Reports what the call consumed; added up over the call and handed to the settle stage. */
+  usage(report: Usage): void
+  /** The caller's channel back, when its surface has one (undefined otherwise). */
+  readonly client: ClientChannel | undefined
   log: {
     info(message: string, data?: Record<string, unknown>): void
     warn(message: string, data?: Record<string, unknown>): void
@@ -62,7 +88,12 @@ export interface ToolContext {
   }
 }
 
-export interface ToolSpec<I extends TSchema = TSchema, O extends TSchema = TSchema> {
+/**
+ * A tool declaration. `C` is the context its handler gets: the base ToolContext for tools declared
+ * outside the daemon (plugins), or the daemon's area context (services, collections, config) for
+ * tools of an area.
+ */
+export interface ToolSpec<I extends TSchema = TSchema, O extends TSchema = TSchema, C = ToolContext> {
   /** Dotted name without version, e.g. `memory.probe`. */
   name: string
   version: string
@@ -80,15 +111,26 @@ export interface ToolSpec<I extends TSchema = TSchema, O extends TSchema = TSche
   timeoutMs?: number
   limits?: ToolLimits
   deprecation?: Deprecation
-  handler(input: Static<I>, ctx: ToolContext): Promise<Static<O>> | Static<O>
+  /**
+   * The permission a caller's principal needs (e.g. `connections:write`). Admin principals hold
+   * every permission; others must list it (or a `<scope>:*` / `*` wildcard) in `permissions`.
+   */
+  permission?: string
+  handler(input: Static<I>, ctx: C): Promise<Static<O>> | Static<O>
 }
 
 /** A registered, frozen declaration with its derived fields. */
-export interface ToolDeclaration extends Required<Omit<ToolSpec, 'deprecation' | 'limits' | 'errors'>> {
+export interface ToolDeclaration
+  extends Required<
+    Omit<ToolSpec<TSchema, TSchema, any>, 'deprecation' | 'limits' | 'errors' | 'permission'>
+  > {
   id: string
   errors: readonly ProblemCode[]
   limits: ToolLimits
   deprecation: Deprecation | undefined
+  permission: string | undefined
+  /** The area that declared it (its handler gets that area's context); undefined outside an area. */
+  area: string | undefined
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000

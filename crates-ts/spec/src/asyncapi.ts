@@ -92,7 +92,7 @@ export function emitAsyncApi(options: AsyncApiOptions): AsyncApiDocument {
       schemas: {
         EventActor: {
           type: 'object',
-          description: 'Who caused the event: the principal of the call, without its scopes.',
+          description: 'Who caused the event: the principal of the call, without its roles and permissions.',
           required: ['kind', 'id'],
           properties: {
             kind: { type: 'string', description: 'admin, anonymous, system, api_key, user, agent, ...' },

@@ -16,7 +16,7 @@ import { serveStdio } from '../surfaces/mcp/stdio.ts'
 export interface McpCommandOptions {
   env?: NodeJS.ProcessEnv
   /** Extra tools (tests, embedders). */
-  extraTools?: readonly ToolSpec<any, any>[]
+  extraTools?: readonly ToolSpec<any, any, any>[]
   /** Called once the daemon is built, before serving (tests). */
   onReady?: (app: FastifyInstance) => void
 }

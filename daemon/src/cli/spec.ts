@@ -26,10 +26,15 @@ export async function specCommand(args: readonly string[], io: CliIO): Promise<n
     throw new UsageError(`unknown spec ${JSON.stringify(positionals[0])}: use openapi, asyncapi or mcp`)
   if (values.offline) {
     const { specFiles } = await import('@arw/spec')
-    const { createRegistry } = await import('../catalog.ts')
+    const { createRegistry, servedAreas } = await import('../registry.ts')
     const { routeDocs } = await import('../surfaces/http/routes.ts')
+    const { loadConfig } = await import('../config.ts')
     const { DAEMON_VERSION } = await import('../version.ts')
-    const files = specFiles({ registry: createRegistry(), routes: routeDocs(), version: DAEMON_VERSION })
+    const files = specFiles({
+      registry: createRegistry(),
+      routes: routeDocs(servedAreas(loadConfig({}))),
+      version: DAEMON_VERSION,
+    })
     io.out(files.get(file) ?? '')
     return EXIT.ok
   }

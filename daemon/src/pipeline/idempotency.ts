@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Collection, Store } from '@arw/journal'
+import type { Collection, Store, StoreWrite } from '@arw/journal'
 import { ERRORS, type Principal, ProblemError } from '@arw/protocol'
 
 /** The first answer given under an Idempotency-Key, replayed verbatim to retries. */
@@ -68,8 +68,8 @@ export class Idempotency {
     }
   }
 
-  /** Issues the write; pass it to journal.append as `alongside` so it shares the record's commit. */
-  save(scope: string, answer: StoredAnswer): Promise<void> {
-    return this.#collection.put(scope, answer)
+  /** The write of an answer, for journal.append, so it commits with the call's record. */
+  write(scope: string, answer: StoredAnswer): StoreWrite<StoredAnswer> {
+    return { collection: this.#collection, key: scope, value: answer }
   }
 }

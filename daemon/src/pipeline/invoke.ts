@@ -1,103 +1,66 @@
-import type { Journal } from '@arw/journal'
-import {
-  ERRORS,
-  isProblemError,
-  type Principal,
-  type Problem,
-  ProblemError,
-  type TraceContext,
-} from '@arw/protocol'
-import type { ProgressUpdate, RegisteredTool, Registry } from '@arw/registry'
+import type { Journal, StoreWrite } from '@arw/journal'
+import { ERRORS, hasPermission, isProblemError, type Problem, ProblemError } from '@arw/protocol'
+import type { RegisteredTool, Registry, Usage } from '@arw/registry'
 import type { Logger } from 'pino'
 import { Admission } from './admission.ts'
-import { actorOf, CallContext, type CallDeps, CancelledError } from './call-context.ts'
+import { type ApprovalGate, noApprovals } from './approvals.ts'
+import { type AreaScope, actorOf, CallContext, type CallDeps, CancelledError } from './call-context.ts'
 import { Idempotency, type StoredAnswer } from './idempotency.ts'
-import { type ApprovalGate, allowAll, type PolicyDecision, type PolicyHook } from './policy.ts'
+import {
+  nestingStage,
+  PolicyChain,
+  type PolicyDecision,
+  type PolicyRequest,
+  type PolicyStage,
+} from './policy.ts'
 import { recordValue } from './record.ts'
+import { InvokeError, type InvokeOutcome, type InvokeRequest, type InvokeResult } from './request.ts'
+import type { SettledCall, SettleStage } from './settle.ts'
 
-/** One call, as every surface hands it to the pipeline. */
-export interface InvokeRequest {
-  /** `name` or `name@x.y.z`. */
-  ref: string
-  input: unknown
-  principal: Principal
-  trace: TraceContext
-  /** Which surface the call came through: http, mcp, cli, debug, nested, ... */
-  surface: string
-  taskId?: string
-  step?: string
-  idempotencyKey?: string
-  /** Aborts the call (caller went away, MCP cancellation). */
-  signal?: AbortSignal
-  /**
-   * A lazy alternative to `signal` for surfaces where watching costs something per call (an HTTP
-   * close listener): called only if the handler reads its signal, with the function that cancels
-   * the call; returns the function that stops watching.
-   */
-  watchCancel?: (cancel: () => void) => () => void
-  onProgress?: (update: ProgressUpdate) => void
-  /** Nesting depth of calls made by tools through ctx.invoke. */
-  depth?: number
-}
+export { InvokeError, type InvokeOutcome, type InvokeRequest, type InvokeResult } from './request.ts'
 
-/** The answer of a successful call, the same on every surface. */
-export interface InvokeResult {
-  output: unknown
-  tool: string
-  trace_id: string
-  duration_ms: number
-}
-
-export interface InvokeOutcome {
-  result: InvokeResult
-  /** The resolved tool (surfaces add deprecation headers from it). */
-  tool: RegisteredTool
-  /** True when this answer is the replay of an earlier call with the same Idempotency-Key. */
-  replayed: boolean
-}
-
-/** A failed call: the problem to answer with, and the tool when it resolved. */
-export class InvokeError extends Error {
-  readonly problem: Problem
-  readonly tool: RegisteredTool | undefined
-  readonly replayed: boolean
-  constructor(problem: Problem, tool: RegisteredTool | undefined, replayed = false) {
-    super(problem.detail)
-    this.name = 'InvokeError'
-    this.problem = problem
-    this.tool = tool
-    this.replayed = replayed
-  }
-}
+/** Names the admission keys of a call besides the built-in ones (a connection, a tenant's quota). */
+export type AdmissionKeyer = (request: InvokeRequest, tool: RegisteredTool) => readonly string[] | undefined
 
 export interface PipelineOptions {
   registry: Registry
   journal: Journal
   idempotency: Idempotency
   logger: Logger
-  policy?: PolicyHook
+  /** The running areas' contexts, by area name (what their tools' handlers get). */
+  scopes?: ReadonlyMap<string, AreaScope>
+  /** Policy stages, in order, after the built-in nesting limit. */
+  policy?: readonly PolicyStage[]
   approvals?: ApprovalGate
+  settle?: readonly SettleStage[]
+  admission?: Admission
+  admissionKeys?: readonly AdmissionKeyer[]
+  /** How long a call may wait at the approval gate before it is suspended, ms. */
+  approvalWaitMs?: number
 }
 
-const MAX_DEPTH = 8
-
-const noApprovals: ApprovalGate = async ({ tool, reason }) => {
-  throw new ProblemError(ERRORS.approval_required, { tool: tool.id, reason })
-}
+/** The record schema version of `tool.ran` (events.ts declares it). */
+const TOOL_RAN_VERSION = '1.1.0'
+const DEFAULT_APPROVAL_WAIT_MS = 0
 
 /**
- * The one path of every call: resolve → validate input → policy → approval gate → admission →
- * handler under a timeout → validate output → record (durable) → publish → answer. Surfaces only
- * translate their wire format to an InvokeRequest and the outcome back.
+ * The one path of every call: resolve → permission → idempotency → validate input → policy chain
+ * → approval gate → admission → handler under a timeout → validate output → settle → record
+ * (durable, with the settle stages' writes) → publish → answer. Surfaces only translate their wire
+ * format to an InvokeRequest and the outcome back; what varies (policy, approvals, settling,
+ * limits) is given at construction, so nothing of it can be swapped under a running call.
  */
 export class Pipeline {
   readonly registry: Registry
   readonly journal: Journal
+  readonly admission: Admission
   readonly #idempotency: Idempotency
-  readonly #admission = new Admission()
   readonly #log: Logger
-  policy: PolicyHook
-  approvals: ApprovalGate
+  readonly #policy: PolicyChain
+  readonly #approvals: ApprovalGate
+  readonly #settle: readonly SettleStage[]
+  readonly #keyers: readonly AdmissionKeyer[]
+  readonly #approvalWaitMs: number
   readonly #deps: CallDeps
 
   constructor(options: PipelineOptions) {
@@ -105,14 +68,31 @@ export class Pipeline {
     this.journal = options.journal
     this.#idempotency = options.idempotency
     this.#log = options.logger
-    this.policy = options.policy ?? allowAll
-    this.approvals = options.approvals ?? noApprovals
+    this.#policy = new PolicyChain([nestingStage, ...(options.policy ?? [])])
+    this.#approvals = options.approvals ?? noApprovals
+    this.#settle = options.settle ?? []
+    this.admission = options.admission ?? new Admission()
+    this.#keyers = options.admissionKeys ?? []
+    this.#approvalWaitMs = options.approvalWaitMs ?? DEFAULT_APPROVAL_WAIT_MS
     this.#deps = {
       registry: this.registry,
       journal: this.journal,
       logger: this.#log,
+      scopes: options.scopes ?? new Map(),
       invoke: (request) => this.invoke(request),
     }
+    // A tool's declared limits are the limits of its admission key, also for tools added later.
+    const limitTools = (ids: readonly string[]) => {
+      for (const id of ids) {
+        const tool = this.registry.tryResolve(id)
+        if (tool && Object.keys(tool.limits).length > 0) this.admission.configure(toolKey(tool), tool.limits)
+      }
+    }
+    limitTools(this.registry.tools().map((t) => t.id))
+    this.registry.onChange(({ added, removed }) => {
+      limitTools(added)
+      for (const id of removed) this.admission.configure(`tool:${id}`, undefined)
+    })
   }
 
   /** Runs a call; resolves with its result or rejects with an InvokeError carrying the problem. */
@@ -122,15 +102,26 @@ export class Pipeline {
     let decision: PolicyDecision | undefined
     let idem: { scope: string; fingerprint: string; end: () => void } | undefined
     let executed = false
+    let ctx: CallContext | undefined
+    let approvalId: string | undefined
     try {
       tool = this.registry.resolve(request.ref)
+      if (tool.permission !== undefined && !hasPermission(request.principal, tool.permission)) {
+        throw new ProblemError(ERRORS.forbidden, {
+          reason: `${tool.id} needs the permission ${tool.permission}`,
+        })
+      }
+      const resolved = tool
+      // Hashing the request costs microseconds: only keyed calls and approvals need it.
+      const fingerprint = () =>
+        Idempotency.fingerprint([resolved.id, request.input, request.taskId, request.step])
       if (request.idempotencyKey !== undefined) {
         Idempotency.validateKey(request.idempotencyKey)
         const scope = this.#idempotency.scope(request.principal, request.idempotencyKey)
-        const fingerprint = Idempotency.fingerprint([tool.id, request.input, request.taskId, request.step])
-        const stored = await this.#idempotency.lookup(scope, fingerprint, request.idempotencyKey)
+        const print = fingerprint()
+        const stored = await this.#idempotency.lookup(scope, print, request.idempotencyKey)
         if (stored) return this.#replay(stored, tool)
-        idem = { scope, fingerprint, end: this.#idempotency.begin(scope, fingerprint) }
+        idem = { scope, fingerprint: print, end: this.#idempotency.begin(scope, print) }
       }
       let input = tool.inputValidator.withDefaults(request.input)
       if (!tool.inputValidator.check(input)) {
@@ -141,31 +132,37 @@ export class Pipeline {
           { errors: errors.map((e) => ({ ...e, pointer: `/input${e.pointer}` })) },
         )
       }
-      if ((request.depth ?? 0) > MAX_DEPTH) {
-        throw new ProblemError(ERRORS.policy_denied, {
-          reason: `nested calls deeper than ${MAX_DEPTH} are refused`,
-        })
+      const policyRequest: PolicyRequest = {
+        principal: request.principal,
+        tool,
+        input,
+        surface: request.surface,
+        trace: request.trace,
+        taskId: request.taskId,
+        depth: request.depth ?? 0,
+        parent: request.parent,
       }
-      const decided = this.policy({ principal: request.principal, tool, input, surface: request.surface })
+      const decided = this.#policy.evaluate(policyRequest)
       decision = decided instanceof Promise ? await decided : decided
       if (decision.decision === 'deny')
         throw new ProblemError(ERRORS.policy_denied, { reason: decision.reason })
       if (decision.decision === 'needs_approval') {
-        const approved = await this.approvals({
-          principal: request.principal,
-          tool,
-          input,
-          surface: request.surface,
-          reason: decision.reason,
-          trace_id: request.trace.traceId,
-        })
+        const approved = await this.#approve(
+          policyRequest,
+          decision,
+          idem?.fingerprint ?? fingerprint(),
+          request,
+        )
         input = approved.input
+        approvalId = approved.approval_id
       }
-      const release = this.#admission.admit(tool)
+      const admitted = this.#admit(request, tool)
+      const release = admitted instanceof Promise ? await admitted : admitted
       executed = true
       let output: unknown
       try {
-        output = await this.#run(tool, input, request)
+        ctx = new CallContext(this.#deps, tool, request)
+        output = await this.#run(tool, input, request, ctx)
       } finally {
         release()
       }
@@ -179,6 +176,17 @@ export class Pipeline {
       }
       const duration_ms = roundMs(performance.now() - started)
       const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
+      const usage = ctx.reportedUsage
+      const writes = await this.#settled({
+        request,
+        tool,
+        outcome: 'ok',
+        code: undefined,
+        decision,
+        executed,
+        usage: usage ?? {},
+        duration_ms,
+      })
       try {
         await this.#record(
           request,
@@ -186,7 +194,10 @@ export class Pipeline {
           this.#payload(request, tool.id, 'ok', duration_ms, decision, {
             input: recordValue(input),
             output: recordValue(output),
+            usage,
+            approval_id: approvalId,
           }),
+          writes,
           idem && { idem, status: 200, body: result },
         )
       } catch (error) {
@@ -194,18 +205,84 @@ export class Pipeline {
       }
       return { result, tool, replayed: false }
     } catch (error) {
-      throw await this.#fail(error, request, tool, decision, started, executed, idem)
+      throw await this.#fail(error, request, tool, decision, started, executed, idem, ctx, approvalId)
     } finally {
       idem?.end()
     }
   }
 
   /**
+   * Asks the approval gate, with a signal that aborts when the caller goes away and a deadline, so
+   * a call waiting for a human never outlives its caller.
+   */
+  async #approve(
+    policyRequest: PolicyRequest,
+    decision: PolicyDecision,
+    fingerprint: string,
+    request: InvokeRequest,
+  ) {
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(request.signal?.reason)
+    request.signal?.addEventListener('abort', onAbort, { once: true })
+    if (request.signal?.aborted) onAbort()
+    const unwatch = request.watchCancel?.(() => controller.abort())
+    try {
+      return await this.#approvals.request({
+        ...policyRequest,
+        decision,
+        fingerprint: `${policyRequest.principal.kind}:${policyRequest.principal.id}\0${fingerprint}`,
+        signal: controller.signal,
+        deadline: Date.now() + Math.min(this.#approvalWaitMs, policyRequest.tool.timeoutMs),
+        approvalId: request.approvalId,
+      })
+    } finally {
+      request.signal?.removeEventListener('abort', onAbort)
+      unwatch?.()
+    }
+  }
+
+  /** Admission under the tool's key, the principal's and tenant's, and any key an area names. */
+  #admit(request: InvokeRequest, tool: RegisteredTool) {
+    if (!this.admission.active) return noRelease
+    const keys = [toolKey(tool), `principal:${request.principal.kind}:${request.principal.id}`]
+    if (request.principal.tenant !== undefined) keys.push(`tenant:${request.principal.tenant}`)
+    for (const keyer of this.#keyers) {
+      const more = keyer(request, tool)
+      if (more) keys.push(...more)
+    }
+    const deadline = Date.now() + tool.timeoutMs
+    return this.admission.admit(keys, request.signal ? { signal: request.signal, deadline } : { deadline })
+  }
+
+  /** Asks every settle stage for its writes; a stage that fails is logged and leaves none. */
+  async #settled(call: SettledCall): Promise<StoreWrite[] | undefined> {
+    if (this.#settle.length === 0) return undefined
+    const writes: StoreWrite[] = []
+    for (const stage of this.#settle) {
+      try {
+        const pending = stage.settle(call)
+        const out = pending instanceof Promise ? await pending : pending
+        if (out) writes.push(...out)
+      } catch (error) {
+        this.#log.error(
+          { err: error, stage: stage.id, tool: call.tool?.id, trace_id: call.request.trace.traceId },
+          'settle stage failed',
+        )
+      }
+    }
+    return writes
+  }
+
+  /**
    * Runs the handler. A synchronous handler (most fast tools) returns before any timer could fire,
    * so it runs without one; a handler that returns a promise races its timeout and cancellation.
    */
-  async #run(tool: RegisteredTool, input: unknown, request: InvokeRequest): Promise<unknown> {
-    const ctx = new CallContext(this.#deps, tool, request)
+  async #run(
+    tool: RegisteredTool,
+    input: unknown,
+    request: InvokeRequest,
+    ctx: CallContext,
+  ): Promise<unknown> {
     let result: unknown
     try {
       result = tool.handler(input as never, ctx)
@@ -249,19 +326,30 @@ export class Pipeline {
   }
 
   /**
-   * Appends the call's `tool.ran` record. A keyed call's answer is stored in the same transaction
-   * (journal.append's `alongside`), so a replayable answer never exists without its record.
+   * Appends the call's `tool.ran` record with the settle stages' writes; a keyed call's answer is
+   * stored in the same transaction, so a replayable answer never exists without its record.
    */
   #record(
     request: InvokeRequest,
     severity: 'info' | 'warning' | 'error',
     payload: Record<string, unknown>,
+    writes: StoreWrite[] | undefined,
     answer?: { idem: { scope: string; fingerprint: string }; status: number; body: unknown },
   ): Promise<unknown> {
+    let all = writes
+    if (answer) {
+      const stored = this.#idempotency.write(answer.idem.scope, {
+        fingerprint: answer.idem.fingerprint,
+        status: answer.status,
+        body: answer.body,
+        created: Date.now(),
+      })
+      all = all ? [...all, stored] : [stored]
+    }
     return this.journal.append(
       {
         kind: 'tool.ran',
-        version: '1.0.0',
+        version: TOOL_RAN_VERSION,
         severity,
         trace_id: request.trace.traceId,
         span_id: request.trace.spanId,
@@ -269,14 +357,7 @@ export class Pipeline {
         actor: actorOf(request.principal),
         payload,
       },
-      answer &&
-        (() =>
-          this.#idempotency.save(answer.idem.scope, {
-            fingerprint: answer.idem.fingerprint,
-            status: answer.status,
-            body: answer.body,
-            created: Date.now(),
-          })),
+      all,
     )
   }
 
@@ -292,7 +373,11 @@ export class Pipeline {
     if (decision) payload['decision'] = decision
     if (request.idempotencyKey !== undefined) payload['idempotency_key'] = request.idempotencyKey
     if (request.step !== undefined) payload['step'] = request.step
-    for (const [key, value] of Object.entries(extra)) if (value !== undefined) payload[key] = value
+    if (request.parent !== undefined) payload['parent'] = request.parent
+    for (const key in extra) {
+      const value = extra[key]
+      if (value !== undefined) payload[key] = value
+    }
     return payload
   }
 
@@ -312,6 +397,8 @@ export class Pipeline {
     started: number,
     executed: boolean,
     idem: { scope: string; fingerprint: string } | undefined,
+    ctx: CallContext | undefined,
+    approvalId: string | undefined,
   ): Promise<InvokeError> {
     if (error instanceof InvokeError) return error
     const cancelled = error instanceof CancelledError
@@ -333,9 +420,25 @@ export class Pipeline {
       this.#log.error({ err: error, tool: tool?.id, trace_id: request.trace.traceId }, 'tool call failed')
       problemError = new ProblemError(ERRORS.internal_error, { traceId: request.trace.traceId })
     }
-    const instance = `/tools/${tool?.id ?? request.ref}:invoke`
+    const instance = request.instance ?? `${request.surface}:${request.ref}`
     const problem = problemError.toProblem(instance, request.trace.traceId)
     const duration_ms = roundMs(performance.now() - started)
+    const usage: Usage | undefined = ctx?.reportedUsage
+    const outcome = cancelled ? 'cancelled' : 'error'
+    // A journal failure already settled (its writes went down with the record); do not settle twice.
+    const writes =
+      error instanceof JournalFailure
+        ? undefined
+        : await this.#settled({
+            request,
+            tool,
+            outcome,
+            code: problem.code,
+            decision,
+            executed,
+            usage: usage ?? {},
+            duration_ms,
+          })
     // Only answers the handler produced are replayed; refusals before it ran and server faults
     // (timeouts, internal errors) leave the key free for a retry.
     const answer = idem && executed && problem.status < 500 && !cancelled ? idem : undefined
@@ -343,19 +446,15 @@ export class Pipeline {
       await this.#record(
         request,
         problem.status >= 500 ? 'error' : 'warning',
-        this.#payload(
-          request,
-          tool?.id ?? request.ref,
-          cancelled ? 'cancelled' : 'error',
-          duration_ms,
-          decision,
-          {
-            code: problem.code,
-            status: problem.status,
-            error: internal,
-            input: executed ? recordValue(request.input) : undefined,
-          },
-        ),
+        this.#payload(request, tool?.id ?? request.ref, outcome, duration_ms, decision, {
+          code: problem.code,
+          status: problem.status,
+          error: internal,
+          input: executed ? recordValue(request.input) : undefined,
+          usage,
+          approval_id: approvalId ?? problem.approval_id,
+        }),
+        writes,
         answer && { idem: answer, status: problem.status, body: problem },
       )
     } catch (writeError) {
@@ -374,6 +473,12 @@ class JournalFailure extends Error {
     this.name = 'JournalFailure'
   }
 }
+
+function toolKey(tool: RegisteredTool): string {
+  return `tool:${tool.id}`
+}
+
+function noRelease(): void {}
 
 function roundMs(ms: number): number {
   return Math.round(ms * 1000) / 1000

@@ -17,5 +17,3 @@ export const demoEcho = defineTool({
   timeoutMs: 1000,
   handler: ({ text }) => ({ text }),
 })
-
-export const demoTools = [demoEcho]

@@ -1,9 +1,11 @@
-import type { Registry } from '@arw/registry'
+import { defineArea } from '../../kernel/area.ts'
 import { introspectionRoutes } from './routes.ts'
 import { introspectTools, memoryProbe } from './tools.ts'
 
-export function introspectionTools(registry: Registry) {
-  return [memoryProbe, introspectTools(registry)]
-}
-
-export { introspectionRoutes }
+export const introspection = defineArea({
+  name: 'introspection',
+  description:
+    'What the daemon knows of itself: its tools and schemas, its journal by task or trace, its metrics.',
+  tools: [memoryProbe, introspectTools],
+  routes: introspectionRoutes,
+})

@@ -1,10 +1,12 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import Type from 'typebox'
-import { defineRoute } from '../../surfaces/http/route.ts'
-import { StatsSnapshot } from './stats.ts'
+import { areaKit } from '../../kernel/area.ts'
+import { StatsSnapshot } from '../../kernel/metrics.ts'
 import { summarize, ToolSummary } from './summary.ts'
 
-export const listToolsRoute = defineRoute({
+const { route } = areaKit()
+
+export const listToolsRoute = route({
   doc: {
     method: 'GET',
     path: '/admin/introspect/tools',
@@ -15,8 +17,10 @@ export const listToolsRoute = defineRoute({
     auth: 'admin',
     responses: { 200: { description: 'Every tool version.', schema: Type.Array(ToolSummary) } },
   },
-  handler: (services) => async () =>
-    services.registry.tools().map((t) => summarize(t, services.registry.current(t.name)?.id === t.id)),
+  handler:
+    ({ registry }) =>
+    async () =>
+      registry.tools().map((t) => summarize(t, registry.current(t.name)?.id === t.id)),
 })
 
 export const ToolSchemas = Type.Object({
@@ -29,7 +33,7 @@ export const ToolSchemas = Type.Object({
   errors: Type.Array(Type.String(), { description: 'Problem codes the tool declares.' }),
 })
 
-export const toolSchemaRoute = defineRoute({
+export const toolSchemaRoute = route({
   doc: {
     method: 'GET',
     path: '/admin/introspect/schemas/{tool_id}',
@@ -41,18 +45,20 @@ export const toolSchemaRoute = defineRoute({
     params: Type.Object({ tool_id: Type.String() }),
     responses: { 200: { description: 'The schemas.', schema: ToolSchemas } },
   },
-  handler: (services) => async (request) => {
-    const tool = services.registry.resolve((request.params as { tool_id: string }).tool_id)
-    return {
-      id: tool.id,
-      title: tool.title,
-      description: tool.description,
-      stability: tool.stability,
-      input: tool.input,
-      output: tool.output,
-      errors: [...tool.errors],
-    }
-  },
+  handler:
+    ({ registry }) =>
+    async (request) => {
+      const tool = registry.resolve((request.params as { tool_id: string }).tool_id)
+      return {
+        id: tool.id,
+        title: tool.title,
+        description: tool.description,
+        stability: tool.stability,
+        input: tool.input,
+        output: tool.output,
+        errors: [...tool.errors],
+      }
+    },
 })
 
 export const ProbeQuery = Type.Object(
@@ -65,7 +71,7 @@ export const ProbeQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export const probeRoute = defineRoute({
+export const probeRoute = route({
   doc: {
     method: 'GET',
     path: '/admin/probe',
@@ -89,29 +95,29 @@ export const probeRoute = defineRoute({
       },
     },
   },
-  handler: (services) => async (request) => {
-    const q = request.query as { task_id?: string; trace_id?: string; step?: string; limit?: number }
-    if (!q.task_id && !q.trace_id) {
-      throw new ProblemError(ERRORS.bad_request, { reason: 'give task_id or trace_id' })
-    }
-    const limit = q.limit ?? 200
-    let events = q.task_id
-      ? services.journal.byTask(q.task_id, 10_000)
-      : services.journal.byTrace(q.trace_id!, 10_000)
-    if (q.task_id && q.trace_id) events = events.filter((e) => e.trace_id === q.trace_id)
-    if (q.step) events = events.filter((e) => (e.payload as { step?: string } | undefined)?.step === q.step)
-    events = events.slice(0, limit)
-    return {
-      task_id: q.task_id ?? null,
-      trace_id: q.trace_id ?? null,
-      step: q.step ?? null,
-      count: events.length,
-      events,
-    }
-  },
+  handler:
+    ({ journal }) =>
+    async (request) => {
+      const q = request.query as { task_id?: string; trace_id?: string; step?: string; limit?: number }
+      if (!q.task_id && !q.trace_id) {
+        throw new ProblemError(ERRORS.bad_request, { reason: 'give task_id or trace_id' })
+      }
+      const limit = q.limit ?? 200
+      let events = q.task_id ? journal.byTask(q.task_id, 10_000) : journal.byTrace(q.trace_id!, 10_000)
+      if (q.task_id && q.trace_id) events = events.filter((e) => e.trace_id === q.trace_id)
+      if (q.step) events = events.filter((e) => (e.payload as { step?: string } | undefined)?.step === q.step)
+      events = events.slice(0, limit)
+      return {
+        task_id: q.task_id ?? null,
+        trace_id: q.trace_id ?? null,
+        step: q.step ?? null,
+        count: events.length,
+        events,
+      }
+    },
 })
 
-export const statsRoute = defineRoute({
+export const statsRoute = route({
   doc: {
     method: 'GET',
     path: '/admin/introspect/stats',
@@ -123,7 +129,10 @@ export const statsRoute = defineRoute({
     auth: 'admin',
     responses: { 200: { description: 'The counters.', schema: StatsSnapshot } },
   },
-  handler: (services) => async () => services.stats.snapshot(),
+  handler:
+    ({ metrics }) =>
+    async () =>
+      metrics.snapshot(),
 })
 
 export const introspectionRoutes = [listToolsRoute, toolSchemaRoute, probeRoute, statsRoute]

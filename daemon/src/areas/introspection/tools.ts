@@ -1,7 +1,10 @@
 import { freemem, loadavg, totalmem, uptime } from 'node:os'
-import { defineTool, type Registry } from '@arw/registry'
+import { defineTool } from '@arw/registry'
 import Type from 'typebox'
+import { areaKit } from '../../kernel/area.ts'
 import { summarize, ToolSummary } from './summary.ts'
+
+const { tool } = areaKit()
 
 /** Memory figures of this process and of the machine, for agents that size their own work. */
 export const memoryProbe = defineTool({
@@ -59,38 +62,36 @@ export const memoryProbe = defineTool({
 })
 
 /** The tool list as a tool, so an agent can discover what else it may call. */
-export function introspectTools(registry: Registry) {
-  return defineTool({
-    name: 'introspect.tools',
-    version: '1.0.0',
-    title: 'List tools',
-    description:
-      'Lists the registered tools with their versions, stability, risk, hints and capabilities. Filter by a text query, a capability, or include every version rather than only the current ones.',
-    input: Type.Object(
-      {
-        query: Type.Optional(
-          Type.String({ maxLength: 200, description: 'Case-insensitive text in id, title or description.' }),
-        ),
-        capability: Type.Optional(Type.String({ maxLength: 100 })),
-        all_versions: Type.Optional(Type.Boolean({ default: false })),
-      },
-      { additionalProperties: false },
-    ),
-    output: Type.Object(
-      { tools: Type.Array(ToolSummary), count: Type.Integer({ minimum: 0 }) },
-      { additionalProperties: false },
-    ),
-    hints: { readOnly: true, idempotent: true, openWorld: false },
-    capabilities: ['introspection'],
-    timeoutMs: 1000,
-    handler: ({ query, capability, all_versions }) => {
-      const q = query?.toLowerCase()
-      const list = all_versions ? registry.tools() : registry.currentTools()
-      const tools = list
-        .filter((t) => !capability || t.capabilities.includes(capability))
-        .filter((t) => !q || `${t.id}\n${t.title}\n${t.description}`.toLowerCase().includes(q))
-        .map((t) => summarize(t, registry.current(t.name)?.id === t.id))
-      return { tools, count: tools.length }
+export const introspectTools = tool({
+  name: 'introspect.tools',
+  version: '1.0.0',
+  title: 'List tools',
+  description:
+    'Lists the registered tools with their versions, stability, risk, hints and capabilities. Filter by a text query, a capability, or include every version rather than only the current ones.',
+  input: Type.Object(
+    {
+      query: Type.Optional(
+        Type.String({ maxLength: 200, description: 'Case-insensitive text in id, title or description.' }),
+      ),
+      capability: Type.Optional(Type.String({ maxLength: 100 })),
+      all_versions: Type.Optional(Type.Boolean({ default: false })),
     },
-  })
-}
+    { additionalProperties: false },
+  ),
+  output: Type.Object(
+    { tools: Type.Array(ToolSummary), count: Type.Integer({ minimum: 0 }) },
+    { additionalProperties: false },
+  ),
+  hints: { readOnly: true, idempotent: true, openWorld: false },
+  capabilities: ['introspection'],
+  timeoutMs: 1000,
+  handler: ({ query, capability, all_versions }, { registry }) => {
+    const q = query?.toLowerCase()
+    const list = all_versions ? registry.tools() : registry.currentTools()
+    const tools = list
+      .filter((t) => !capability || t.capabilities.includes(capability))
+      .filter((t) => !q || `${t.id}\n${t.title}\n${t.description}`.toLowerCase().includes(q))
+      .map((t) => summarize(t, registry.current(t.name)?.id === t.id))
+    return { tools, count: tools.length }
+  },
+})

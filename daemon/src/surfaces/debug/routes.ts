@@ -4,9 +4,10 @@ import { join } from 'node:path'
 import { ERRORS, ProblemError } from '@arw/protocol'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
+import { presentedToken } from '../../auth/authenticator.ts'
+import { authRequestOf } from '../../auth/request-guard.ts'
+import { defineRoute } from '../../kernel/route.ts'
 import type { Services } from '../../services.ts'
-import { presentedToken } from '../http/auth.ts'
-import { defineRoute } from '../http/route.ts'
 import { ASSET_FILES, ASSETS_DIR, ensureDebugUi } from './build.ts'
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -67,14 +68,14 @@ function loadAssets(): Promise<Map<string, Asset>> {
  * admin API), else only a request that presents the admin token. Without ARW_DEBUG and without a
  * token the UI does not exist (404); a wrong token is a 401 (and counts as a failed attempt).
  */
-function admit(services: Services, request: FastifyRequest): void {
+async function admit(services: Services, request: FastifyRequest): Promise<void> {
   if (services.config.debug) return
   if (presentedToken(request.headers) === undefined) {
     throw new ProblemError(ERRORS.not_found, {
       what: 'The debug UI (enabled by ARW_DEBUG=1, or for a request with the admin token)',
     })
   }
-  request.principal = services.auth.authenticate(request.headers, request.socket.remoteAddress)
+  request.principal = await services.auth.authenticate(authRequestOf(request))
 }
 
 async function send(name: string, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -93,7 +94,7 @@ const DESCRIPTION =
   "Served when the daemon runs with ARW_DEBUG=1, else only to a request with the admin token (404 without one, 401 with a wrong one). The page is static and holds no data; every panel reads the admin API (tools, schemas, invoke, events, probe, stats) with the admin token in the X-ARW-Admin header. The token is entered once in the page, kept in the tab's sessionStorage and never put in a URL. With ARW_DEBUG=1 and no token configured, loopback callers are admitted without one; otherwise the page asks for the token. Built from daemon/src/surfaces/debug/web (Preact, esbuild); loads nothing from other origins (Content-Security-Policy)."
 
 export const debugRoutes = [
-  defineRoute({
+  defineRoute<Services>({
     doc: {
       method: 'GET',
       path: '/debug',
@@ -106,11 +107,11 @@ export const debugRoutes = [
       errors: ['not_found', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable'],
     },
     handler: (services) => async (request, reply) => {
-      admit(services, request)
+      await admit(services, request)
       return send('index.html', request, reply)
     },
   }),
-  defineRoute({
+  defineRoute<Services>({
     doc: {
       method: 'GET',
       path: '/debug/assets/{file}',
@@ -130,7 +131,7 @@ export const debugRoutes = [
       errors: ['not_found', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable'],
     },
     handler: (services) => async (request, reply) => {
-      admit(services, request)
+      await admit(services, request)
       const file = (request.params as { file: string }).file
       if (file === 'index.html') throw new ProblemError(ERRORS.not_found, { what: `debug asset ${file}` })
       return send(file, request, reply)

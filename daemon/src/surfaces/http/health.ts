@@ -1,5 +1,6 @@
 import Type from 'typebox'
-import { defineRoute } from './route.ts'
+import { defineRoute } from '../../kernel/route.ts'
+import type { Services } from '../../services.ts'
 
 export const Health = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
@@ -19,7 +20,7 @@ export const Health = Type.Object({
   ),
 })
 
-export const healthRoute = defineRoute({
+export const healthRoute = defineRoute<Services>({
   doc: {
     method: 'GET',
     path: '/healthz',

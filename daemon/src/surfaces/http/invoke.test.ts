@@ -179,7 +179,8 @@ describe('POST /tools/{id}:invoke', () => {
       type: 'urn:arw:problem:validation_failed',
       code: 'validation_failed',
       status: 400,
-      instance: '/tools/demo.echo@1.0.0:invoke',
+      // The request path the caller used (a bare name), not the resolved version's.
+      instance: '/tools/demo.echo:invoke',
       trace_id: expect.stringMatching(/^[0-9a-f]{32}$/),
     })
     expect(problem.errors).toEqual(

@@ -3,9 +3,10 @@ import { ERRORS, ProblemError } from '@arw/protocol'
 import type { RegisteredTool } from '@arw/registry'
 import type { FastifyReply } from 'fastify'
 import Type from 'typebox'
+import { defineRoute } from '../../kernel/route.ts'
 import { InvokeError } from '../../pipeline/invoke.ts'
+import type { Services } from '../../services.ts'
 import { sendProblem } from './problems.ts'
-import { defineRoute } from './route.ts'
 
 export const InvokeBody = Type.Object(
   {
@@ -21,6 +22,14 @@ export const InvokeBody = Type.Object(
     ),
     step: Type.Optional(
       Type.String({ minLength: 1, maxLength: 200, description: 'Label of this call within its task.' }),
+    ),
+    approval_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 255,
+        description:
+          'Resumes a call that answered approval_required: the approval id it gave. The call runs once the approval is granted, with the approved (possibly edited) input.',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -63,7 +72,7 @@ function watchClose(this: ServerResponse, cancel: () => void): () => void {
   return () => response.off('close', onClose)
 }
 
-export const invokeRoute = defineRoute({
+export const invokeRoute = defineRoute<Services>({
   doc: {
     method: 'POST',
     path: '/tools/{tool_id}:invoke',
@@ -83,6 +92,12 @@ export const invokeRoute = defineRoute({
         }),
       ),
       traceparent: Type.Optional(Type.String({ description: 'W3C trace context to continue.' })),
+      'x-arw-surface': Type.Optional(
+        Type.Union([Type.Literal('cli'), Type.Literal('debug')], {
+          description:
+            'Records the call as made from the arw command (cli) or the debug UI (debug) instead of http; informational, not an authorization.',
+        }),
+      ),
     }),
     responses: {
       200: {
@@ -118,15 +133,23 @@ export const invokeRoute = defineRoute({
         path: request.url.split('?')[0],
       })
     }
-    const body = (request.body ?? {}) as { input?: unknown; task_id?: string; step?: string }
+    const body = (request.body ?? {}) as {
+      input?: unknown
+      task_id?: string
+      step?: string
+      approval_id?: string
+    }
     const key = request.headers['idempotency-key']
+    const surface = request.headers['x-arw-surface']
     try {
       const outcome = await services.pipeline.invoke({
         ref: call.slice(0, -SUFFIX.length),
         input: body.input === undefined ? {} : body.input,
         principal: request.principal!,
         trace: request.trace,
-        surface: 'http',
+        surface: surface === 'cli' || surface === 'debug' ? surface : 'http',
+        instance: request.url.split('?')[0]!,
+        ...(body.approval_id !== undefined ? { approvalId: body.approval_id } : {}),
         ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
         ...(body.step !== undefined ? { step: body.step } : {}),
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),

@@ -1,26 +1,21 @@
 import type { HttpRouteDoc } from '@arw/spec'
-import { introspectionRoutes } from '../../areas/introspection/index.ts'
+import { AREAS } from '../../areas/index.ts'
+import type { Area } from '../../kernel/area.ts'
+import type { RouteDef } from '../../kernel/route.ts'
+import type { Services } from '../../services.ts'
 import { debugRoutes } from '../debug/routes.ts'
 import { mcpRoutes } from '../mcp/http.ts'
 import { specRoutes } from '../spec/routes.ts'
 import { eventsRoute } from '../sse/routes.ts'
 import { healthRoute } from './health.ts'
 import { invokeRoute } from './invoke.ts'
-import type { RouteDef } from './route.ts'
 
-/** Every HTTP route of the daemon. Adding a route here serves it and documents it. */
-export function allRoutes(): RouteDef[] {
-  return [
-    healthRoute,
-    invokeRoute,
-    ...introspectionRoutes,
-    eventsRoute,
-    ...specRoutes,
-    ...mcpRoutes,
-    ...debugRoutes,
-  ]
+/** The surfaces' own routes (areas bring theirs in their declarations). */
+export function surfaceRoutes(): RouteDef<Services>[] {
+  return [healthRoute, invokeRoute, eventsRoute, ...specRoutes, ...mcpRoutes, ...debugRoutes]
 }
 
-export function routeDocs(): HttpRouteDoc[] {
-  return allRoutes().map((r) => r.doc)
+/** Every HTTP route's declaration: the surfaces' and the areas' (what spec/openapi.yaml documents). */
+export function routeDocs(areas: readonly Area[] = AREAS): HttpRouteDoc[] {
+  return [...surfaceRoutes(), ...areas.flatMap((a) => a.routes ?? [])].map((r) => r.doc)
 }

@@ -6,12 +6,12 @@ import {
   type Problem,
   parseTraceparent,
 } from '@arw/protocol'
-import type { ProgressUpdate, RegisteredTool, Registry } from '@arw/registry'
+import type { ClientChannel, ProgressUpdate, RegisteredTool, Registry } from '@arw/registry'
 import { emitMcpCatalog, type HttpRouteDoc, type McpTool, mcpNameToRef, specFiles } from '@arw/spec'
 import type { Logger } from 'pino'
+import { MCP_CLIENT, MCP_CONTENT } from '../../kernel/capabilities.ts'
 import { InvokeError, type Pipeline } from '../../pipeline/invoke.ts'
 import { CallCancel } from './cancel.ts'
-import { MCP_CLIENT, MCP_CONTENT, type McpClientChannel, registerChannel } from './channel.ts'
 import type { RequestContext } from './exchange.ts'
 import {
   errorResponse,
@@ -61,6 +61,14 @@ const UNKNOWN_TOOL = new Set(
   ),
 )
 const MAX_LOG_SCOPES = 10_000
+
+/** `tools/call` _meta keys that carry what the HTTP surface takes from the body and headers. */
+const CALL_META: ReadonlyArray<['taskId' | 'step' | 'idempotencyKey' | 'approvalId', string]> = [
+  ['taskId', 'io.arw/task_id'],
+  ['step', 'io.arw/step'],
+  ['idempotencyKey', 'io.arw/idempotency_key'],
+  ['approvalId', 'io.arw/approval_id'],
+]
 
 /** The cached JSON rendering of a page, so tools/list costs one lookup once the registry is stable. */
 interface Catalog {
@@ -123,7 +131,7 @@ export class McpDispatcher {
       capabilities: this.capabilities(),
       serverInfo: this.serverInfo,
       instructions:
-        'Tools of the ARW daemon. Every call is validated, governed by policy and journaled; failures are RFC 7807 problems in structuredContent.',
+        'Tools of the ARW daemon. Every call is validated, governed by policy and journaled; failures are isError results whose text is an RFC 7807 problem, also under _meta["io.arw/problem"].',
     }
   }
 
@@ -267,6 +275,16 @@ export class McpDispatcher {
     }
     const ref = mcpNameToRef(name)
     const meta = metaOf(params)
+    // What HTTP callers put in the invoke body and headers, MCP callers put in _meta.
+    const call: Record<string, string> = {}
+    for (const [field, key] of CALL_META) {
+      const value = meta?.[key]
+      if (value === undefined) continue
+      if (typeof value !== 'string' || value.length < 1 || value.length > 255) {
+        return errorResponse(id, RPC.invalidParams, `_meta["${key}"] must be a string of 1-255 characters`)
+      }
+      call[field] = value
+    }
     const progressToken = meta?.['progressToken']
     let trace = ctx.trace
     const traceparent = meta?.['traceparent']
@@ -282,11 +300,11 @@ export class McpDispatcher {
       return cancel.watch(onCancel)
     }
     const tool = this.registry.tryResolve(ref)
-    let unregister: (() => void) | undefined
+    let client: ClientChannel | undefined
     if (tool?.capabilities.includes(MCP_CLIENT)) {
       const controller = new AbortController()
       watchCancel(() => controller.abort())
-      unregister = registerChannel(trace.spanId, this.#channel(ctx, controller.signal))
+      client = this.#channel(ctx, controller.signal)
     }
     try {
       const outcome = await this.#pipeline.invoke({
@@ -295,7 +313,10 @@ export class McpDispatcher {
         principal: ctx.principal,
         trace,
         surface: 'mcp',
+        instance: `mcp:tools/call/${name}`,
+        ...call,
         watchCancel,
+        ...(client ? { client } : {}),
         ...(typeof progressToken === 'string' || typeof progressToken === 'number'
           ? { onProgress: (update: ProgressUpdate) => this.#progress(ctx, progressToken, update) }
           : {}),
@@ -313,7 +334,6 @@ export class McpDispatcher {
       const result = renderProblem(problem)
       return { jsonrpc: '2.0', id, result: ctx.modern ? this.modernResult(result) : result }
     } finally {
-      unregister?.()
       unfollow?.()
       if (inflightKey !== undefined) this.#inflight.delete(inflightKey)
     }
@@ -326,12 +346,12 @@ export class McpDispatcher {
     ctx.exchange.send({ jsonrpc: '2.0', method: 'notifications/progress', params })
   }
 
-  #channel(ctx: RequestContext, signal: AbortSignal): McpClientChannel {
+  #channel(ctx: RequestContext, signal: AbortSignal): ClientChannel {
     return {
       capabilities: ctx.clientCapabilities ?? {},
       log: (level, data, logger) => {
         const min = ctx.modern ? ctx.logLevel : this.logLevel(ctx.scope)
-        if (min === undefined || logRank(level) < logRank(min)) return
+        if (min === undefined || logRank(level) < 0 || logRank(level) < logRank(min)) return
         const params: Result = { level, data }
         if (logger !== undefined) params['logger'] = logger
         ctx.exchange.send({ jsonrpc: '2.0', method: 'notifications/message', params })

@@ -2,12 +2,10 @@ import type { ServerResponse } from 'node:http'
 import type { Principal } from '@arw/protocol'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
+import { defineRoute, type RouteDef } from '../../kernel/route.ts'
 import type { Services } from '../../services.ts'
-import { defineRoute, type RouteDef } from '../http/route.ts'
-import { conformanceTools } from './conformance.ts'
-import { McpDispatcher } from './dispatcher.ts'
 import type { Exchange, RequestContext } from './exchange.ts'
-import { ListenerSet, notification } from './listeners.ts'
+import { notification } from './listeners.ts'
 import {
   classify,
   errorResponse,
@@ -23,104 +21,12 @@ import {
   primesStreams,
   RPC,
 } from './protocol.ts'
-import { SessionTokens } from './session.ts'
-import { PostStream, SSE_HEADERS, StreamRegistry } from './streams.ts'
-
-/** The MCP surface of one daemon: created on first use, closed with the app (closeMcp). */
-interface McpState {
-  dispatcher: McpDispatcher
-  tokens: Promise<SessionTokens>
-  streams: StreamRegistry
-  listeners: ListenerSet
-  allowedOrigins: ReadonlySet<string>
-  /** Names the Host header may carry when the daemon listens on loopback; undefined skips the check. */
-  allowedHosts: ReadonlySet<string> | undefined
-}
-
-const states = new WeakMap<Services, McpState>()
-
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
-
-/** The MCP surface of a daemon (also used by `arw mcp`, which serves the same dispatcher on stdio). */
-export function mcpState(services: Services): McpState {
-  let state = states.get(services)
-  if (state) return state
-  const { config, registry } = services
-  if (config.mcpConformance && !registry.tryResolve(conformanceTools[0]!.name))
-    registry.addTools(conformanceTools)
-  const dispatcher = new McpDispatcher({
-    registry,
-    pipeline: services.pipeline,
-    logger: services.logger,
-    version: services.version,
-    routeDocs: services.routeDocs,
-    pageSize: config.mcpPageSize,
-  })
-  const listeners = new ListenerSet(config.sseHeartbeatMs)
-  dispatcher.onListChanged(() => listeners.changed())
-  const allowedOrigins = new Set(config.mcpAllowedOrigins)
-  let allowedHosts: Set<string> | undefined
-  if (LOOPBACK_NAMES.has(config.host)) {
-    allowedHosts = new Set(LOOPBACK_NAMES)
-    for (const origin of allowedOrigins) {
-      try {
-        allowedHosts.add(new URL(origin).hostname)
-      } catch {
-        // An origin that is not a URL allows nothing.
-      }
-    }
-  }
-  const tokens = SessionTokens.open(services.store)
-  // Awaited by the first MCP request; a daemon closed before any would otherwise leave it unhandled.
-  tokens.catch(() => {})
-  state = {
-    dispatcher,
-    tokens,
-    streams: new StreamRegistry(),
-    listeners,
-    allowedOrigins,
-    allowedHosts,
-  }
-  states.set(services, state)
-  return state
-}
-
-/** Ends every open MCP stream, so the app can close (call from a preClose hook). */
-export function closeMcp(services: Services): void {
-  states.get(services)?.listeners.close()
-}
+import { type McpState, mcpState } from './state.ts'
+import { PostStream, SSE_HEADERS } from './streams.ts'
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name]
   return typeof value === 'string' ? value : undefined
-}
-
-/**
- * DNS-rebinding protection: a browser page from another origin must not reach a local daemon. An
- * Origin header, when present, must be a loopback origin or one of ARW_MCP_ALLOWED_ORIGINS; when
- * the daemon listens on loopback, the Host header must name loopback (or an allowed origin's host).
- */
-function originRefused(request: FastifyRequest, state: McpState): string | undefined {
-  const origin = header(request, 'origin')
-  if (origin !== undefined) {
-    let allowed = state.allowedOrigins.has(origin.toLowerCase())
-    if (!allowed) {
-      try {
-        allowed = LOOPBACK_NAMES.has(new URL(origin).hostname)
-      } catch {
-        allowed = false
-      }
-    }
-    if (!allowed) return 'Forbidden: Origin not allowed'
-  }
-  if (state.allowedHosts) {
-    const host = header(request, 'host')
-    if (host !== undefined) {
-      const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0]!
-      if (!state.allowedHosts.has(name.toLowerCase())) return 'Forbidden: Host not allowed'
-    }
-  }
-  return undefined
 }
 
 function sendRpc(reply: FastifyReply, status: number, body: JsonRpcResponse | undefined): FastifyReply {
@@ -235,8 +141,6 @@ class HttpExchange implements Exchange {
 
 async function servePost(services: Services, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const state = mcpState(services)
-  const refused = originRefused(request, state)
-  if (refused) return rpcError(reply, 403, RPC.transport, refused)
   const principal = request.principal!
   const body = request.body
   const message = classify(body)
@@ -474,8 +378,6 @@ function listen(state: McpState, reply: FastifyReply, request: JsonRpcRequest): 
 /** GET /mcp: the session's stream for server notifications, or the resumption of a POST stream. */
 async function serveGet(services: Services, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const state = mcpState(services)
-  const refused = originRefused(request, state)
-  if (refused) return rpcError(reply, 403, RPC.transport, refused)
   if (!accepts(request).sse || header(request, 'accept') === undefined) {
     return rpcError(reply, 406, RPC.transport, 'Not Acceptable: GET /mcp needs Accept: text/event-stream')
   }
@@ -511,8 +413,6 @@ async function serveDelete(
   reply: FastifyReply,
 ): Promise<unknown> {
   const state = mcpState(services)
-  const refused = originRefused(request, state)
-  if (refused) return rpcError(reply, 403, RPC.transport, refused)
   const sessionId = header(request, 'mcp-session-id')
   if (sessionId === undefined)
     return rpcError(reply, 400, RPC.transport, 'Bad Request: Mcp-Session-Id header is required')
@@ -542,7 +442,7 @@ const mcpHeaders = Type.Object({
 
 const common = { tags: ['mcp'], auth: 'admin' as const, headers: mcpHeaders }
 
-export const mcpRoutes: RouteDef[] = [
+export const mcpRoutes: RouteDef<Services>[] = [
   defineRoute({
     doc: {
       ...common,

@@ -4,7 +4,6 @@ import type { Readable, Writable } from 'node:stream'
 import { type Principal, traceFrom } from '@arw/protocol'
 import type { Services } from '../../services.ts'
 import type { Exchange, RequestContext } from './exchange.ts'
-import { mcpState } from './http.ts'
 import { notification } from './listeners.ts'
 import {
   classify,
@@ -19,6 +18,7 @@ import {
   type RequestId,
   RPC,
 } from './protocol.ts'
+import { mcpState } from './state.ts'
 
 export interface StdioOptions {
   services: Services
@@ -28,8 +28,12 @@ export interface StdioOptions {
   principal?: Principal
 }
 
-/** The principal of `arw mcp`: whoever can start it can already read the state directory. */
-export const STDIO_PRINCIPAL: Principal = Object.freeze({ kind: 'admin', id: 'stdio' })
+/**
+ * The principal of `arw mcp`: the local operator who started it. Whoever can start it can already
+ * read and write the state directory, so it holds every permission; its calls are journaled as
+ * `operator:stdio`.
+ */
+export const STDIO_PRINCIPAL: Principal = Object.freeze({ kind: 'operator', id: 'stdio', permissions: ['*'] })
 
 /**
  * MCP over stdio: newline-delimited JSON-RPC on `input`/`output`, served by the same dispatcher

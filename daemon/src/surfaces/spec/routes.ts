@@ -2,8 +2,8 @@ import { ERRORS, ProblemError } from '@arw/protocol'
 import { specFiles } from '@arw/spec'
 import type { FastifyReply } from 'fastify'
 import Type from 'typebox'
+import { defineRoute } from '../../kernel/route.ts'
 import type { Services } from '../../services.ts'
-import { defineRoute } from '../http/route.ts'
 
 /** The spec documents of the live registry, rebuilt only when the registry changes. */
 let cache: { services: Services; revision: number; files: Map<string, string> } | undefined
@@ -36,7 +36,7 @@ function serve(name: string) {
 const publicDoc = { tags: ['spec'], auth: 'public' as const }
 
 export const specRoutes = [
-  defineRoute({
+  defineRoute<Services>({
     doc: {
       ...publicDoc,
       method: 'GET',
@@ -47,7 +47,7 @@ export const specRoutes = [
     },
     handler: serve('openapi.yaml'),
   }),
-  defineRoute({
+  defineRoute<Services>({
     doc: {
       ...publicDoc,
       method: 'GET',
@@ -58,7 +58,7 @@ export const specRoutes = [
     },
     handler: serve('asyncapi.yaml'),
   }),
-  defineRoute({
+  defineRoute<Services>({
     doc: {
       ...publicDoc,
       method: 'GET',
@@ -71,7 +71,7 @@ export const specRoutes = [
     },
     handler: serve('mcp-tools.json'),
   }),
-  defineRoute({
+  defineRoute<Services>({
     doc: {
       ...publicDoc,
       method: 'GET',

@@ -1,7 +1,8 @@
 import Type from 'typebox'
-import { eventsGap, eventsHello } from '../../events.ts'
-import { defineRoute } from '../http/route.ts'
-import type { EventHub } from './hub.ts'
+import { defineRoute } from '../../kernel/route.ts'
+import type { Services } from '../../services.ts'
+import { helloFrame } from './frames.ts'
+import { sseHub } from './state.ts'
 
 export const EventsQuery = Type.Object(
   {
@@ -21,32 +22,13 @@ export const EventsQuery = Type.Object(
   { additionalProperties: false },
 )
 
-export function helloFrame(
-  info: { after: number; replayFrom: number | null; replayTo: number | null; head: number },
-  prefixes: readonly string[],
-): string {
-  const payload = {
-    after: info.after,
-    replay_from: info.replayFrom,
-    replay_to: info.replayTo,
-    replayed: info.replayTo === null ? 0 : info.replayTo - info.after,
-    head: info.head,
-    prefixes: [...prefixes],
-  }
-  return `event: ${eventsHello.kind}\ndata: ${JSON.stringify({ time: new Date().toISOString(), kind: eventsHello.kind, version: eventsHello.version, severity: eventsHello.severity ?? 'info', payload })}\n\n`
-}
-
-export function gapFrame(info: { last_id: number; head: number; queued: number }): string {
-  return `event: ${eventsGap.kind}\ndata: ${JSON.stringify({ time: new Date().toISOString(), kind: eventsGap.kind, version: eventsGap.version, severity: eventsGap.severity ?? 'warning', payload: info })}\n\n`
-}
-
 function lastEventId(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header[0] : header
   if (value === undefined || !/^\d{1,15}$/.test(value.trim())) return undefined
   return Number(value.trim())
 }
 
-export const eventsRoute = defineRoute({
+export const eventsRoute = defineRoute<Services>({
   doc: {
     method: 'GET',
     path: '/admin/events',
@@ -80,7 +62,7 @@ export const eventsRoute = defineRoute({
       .map((p) => p.trim())
       .filter((p) => p !== '')
     reply.hijack()
-    const hub: EventHub = services.hub
+    const hub = sseHub(services)
     // Response headers set earlier by hooks (traceparent) are copied onto the raw response.
     const headers = reply.getHeaders()
     for (const [name, value] of Object.entries(headers))

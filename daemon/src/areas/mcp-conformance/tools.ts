@@ -1,7 +1,7 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import { defineTool, type ToolContext, type ToolSpec } from '@arw/registry'
 import Type, { type TSchema } from 'typebox'
-import { MCP_CLIENT, MCP_CONTENT, mcpClient } from './channel.ts'
+import { MCP_CLIENT, MCP_CONTENT } from '../../kernel/capabilities.ts'
 
 /**
  * The optional conformance tool pack: the `test_*` tools the official MCP conformance suite
@@ -34,7 +34,7 @@ function text(value: string) {
 }
 
 function client(ctx: ToolContext) {
-  const channel = mcpClient(ctx)
+  const channel = ctx.client
   if (!channel) throw new ProblemError(ERRORS.bad_request, { reason: 'this tool needs an MCP client' })
   return channel
 }

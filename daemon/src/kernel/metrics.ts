@@ -57,11 +57,12 @@ function round(ms: number): number {
 }
 
 /**
- * Per-route and per-tool counters since start: hits, errors and latency (EWMA, last, max), plus
- * event totals by kind. Tool figures come from the journal's call records, so calls from every
+ * Daemon-wide metrics, fed by the surfaces (routes) and the journal (tools), served by the
+ * introspection area. Per-route and per-tool counters since start: hits, errors and latency
+ * (EWMA, last, max), plus event totals by kind. Tool figures come from the journal's call records, so calls from every
  * surface (HTTP, MCP, nested) count alike.
  */
-export class Stats {
+export class Metrics {
   readonly routes = new Meter()
   readonly tools = new Meter()
   readonly #byKind = new Map<string, number>()

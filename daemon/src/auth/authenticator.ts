@@ -1,0 +1,33 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Principal } from '@arw/protocol'
+
+/** A request as authentication sees it, whatever surface it came through. */
+export interface AuthRequest {
+  headers: IncomingHttpHeaders
+  /** The real client address: the peer, or (from a trusted proxy) the forwarded client. */
+  client: string
+  /** A direct connection from this machine: not forwarded by any proxy. */
+  loopback: boolean
+}
+
+/**
+ * One way of proving who you are (the admin token today; API keys and JWTs plug in as the
+ * identity area lands). Answers the principal of a credential it recognises and accepts, or
+ * undefined when the request carries none it accepts; the chain decides what that means.
+ */
+export interface Authenticator {
+  readonly name: string
+  authenticate(request: AuthRequest): Principal | undefined | Promise<Principal | undefined>
+}
+
+/** The token a request presents: X-ARW-Admin, else `Authorization: Bearer <token>`. */
+export function presentedToken(headers: IncomingHttpHeaders): string | undefined {
+  const header = headers['x-arw-admin']
+  if (typeof header === 'string' && header !== '') return header
+  const authorization = headers.authorization
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization)
+    if (match) return match[1]
+  }
+  return undefined
+}
