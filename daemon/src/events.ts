@@ -3,9 +3,21 @@ import { defineEvent } from '@arw/registry'
 import Type from 'typebox'
 
 /** Event kinds of the daemon core. Areas declare their own beside their tools. */
+const Verdict = {
+  decision: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('needs_approval')]),
+  reason: Type.String(),
+  policy_id: Type.Optional(Type.String()),
+  obligations: Type.Optional(
+    Type.Array(Type.Object({ kind: Type.String() }), {
+      description:
+        'What the deciding stages asked of the call besides their verdict (e.g. a budget reservation).',
+    }),
+  ),
+}
+
 export const toolRan = defineEvent({
   kind: 'tool.ran',
-  version: '1.0.0',
+  version: '1.1.0',
   title: 'A tool call finished',
   description:
     'The call record of one invoke, from any surface: which tool, who called, what policy decided, how it ended and how long it took. Inputs and outputs are kept when small, with secret-looking fields redacted.',
@@ -18,10 +30,31 @@ export const toolRan = defineEvent({
     duration_ms: Type.Number({ minimum: 0 }),
     decision: Type.Optional(
       Type.Object({
-        decision: Type.Union([Type.Literal('allow'), Type.Literal('deny'), Type.Literal('needs_approval')]),
-        reason: Type.String(),
-        policy_id: Type.Optional(Type.String()),
+        ...Verdict,
+        stages: Type.Optional(
+          Type.Array(Type.Object({ stage: Type.String(), ...Verdict }), {
+            description: 'Every policy stage that gave a verdict, in chain order (absent when none did).',
+          }),
+        ),
       }),
+    ),
+    approval_id: Type.Optional(
+      Type.String({ description: 'The approval the call waited for, or was suspended with.' }),
+    ),
+    usage: Type.Optional(
+      Type.Object(
+        {
+          tokens: Type.Optional(Type.Number({ minimum: 0 })),
+          cost: Type.Optional(Type.Number({ minimum: 0 })),
+        },
+        { description: 'What the handler reported through ctx.usage, summed over the call.' },
+      ),
+    ),
+    parent: Type.Optional(
+      Type.Object(
+        { tool: Type.String(), spanId: Type.String() },
+        { description: 'The call that made this one through ctx.invoke (surface nested).' },
+      ),
     ),
     code: Type.Optional(Type.Union(PROBLEM_CODES.map((c) => Type.Literal(c)))),
     status: Type.Optional(Type.Integer()),

@@ -7,7 +7,7 @@ export { InvokeError, type InvokeRequest, type InvokeResult, Pipeline } from './
 export type { PolicyDecision, PolicyStage, PolicyVerdict } from './pipeline/policy.ts'
 export type { SettledCall, SettleStage } from './pipeline/settle.ts'
 export { createRegistry, servedAreas } from './registry.ts'
+export { routeDocs } from './routes.ts'
 export { type RunningDaemon, startDaemon } from './server.ts'
 export type { Services } from './services.ts'
-export { routeDocs } from './surfaces/http/routes.ts'
 export { DAEMON_VERSION } from './version.ts'

@@ -243,3 +243,59 @@ describe('isolation and transport security', () => {
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/initialize/)
   })
 })
+
+describe('tools/call _meta', () => {
+  it('carries the task id, step and idempotency key as HTTP callers send them, with an MCP instance', async () => {
+    const headers = {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'demo.echo',
+    }
+    const callWith = async (meta: Record<string, unknown>, args: unknown) => {
+      const res = await fetch(daemon.mcpUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: {
+            name: 'demo.echo',
+            arguments: args,
+            _meta: {
+              'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+              'io.modelcontextprotocol/clientCapabilities': {},
+              'io.modelcontextprotocol/clientInfo': { name: 'test', version: '1' },
+              ...meta,
+            },
+          },
+        }),
+      })
+      const body = (await res.json()) as {
+        result: { structuredContent?: unknown; _meta?: Record<string, unknown> }
+      }
+      if (!body.result) throw new Error(JSON.stringify(body))
+      return body
+    }
+    const meta = {
+      'io.arw/task_id': 'mcp-task-7',
+      'io.arw/step': 'first',
+      'io.arw/idempotency_key': 'mcp-key-7',
+    }
+    await callWith(meta, { text: 'once' })
+    await callWith(meta, { text: 'once' })
+    const records = daemon.app.arw.journal.byTask('mcp-task-7')
+    // The retry under the same key was a replay: one record, with everything HTTP would record.
+    expect(records).toHaveLength(1)
+    expect(records[0]).toMatchObject({
+      task_id: 'mcp-task-7',
+      payload: { surface: 'mcp', step: 'first', idempotency_key: 'mcp-key-7', output: { text: 'once' } },
+    })
+    const failed = await callWith({}, { text: 5 })
+    const problem = failed.result._meta?.['io.arw/problem'] as { instance: string; code: string }
+    expect(problem).toMatchObject({ code: 'validation_failed', instance: 'mcp:tools/call/demo.echo' })
+  })
+})

@@ -107,6 +107,8 @@ export interface ArwClientOptions {
   baseUrl: string
   /** Sent as X-ARW-Admin. */
   adminToken?: string
+  /** Recorded as the surface of the calls it makes (X-ARW-Surface): `cli` or `debug`; default http. */
+  surface?: 'cli' | 'debug'
   fetch?: typeof fetch
 }
 
@@ -114,11 +116,13 @@ export interface ArwClientOptions {
 export class ArwClient {
   readonly baseUrl: string
   readonly #token: string | undefined
+  readonly #surface: string | undefined
   readonly #fetch: typeof fetch
 
   constructor(options: ArwClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '')
     this.#token = options.adminToken
+    this.#surface = options.surface
     this.#fetch = options.fetch ?? fetch
   }
 
@@ -138,6 +142,7 @@ export class ArwClient {
     const headers: Record<string, string> = {}
     if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey
     if (options.traceparent !== undefined) headers['traceparent'] = options.traceparent
+    if (this.#surface !== undefined) headers['x-arw-surface'] = this.#surface
     const body: Record<string, unknown> = { input }
     if (options.taskId !== undefined) body['task_id'] = options.taskId
     if (options.step !== undefined) body['step'] = options.step

@@ -59,7 +59,7 @@ export function clientFor(
 ): ArwClient {
   const baseUrl = values.url ?? io.env['ARW_URL'] ?? 'http://127.0.0.1:8090'
   const token = values.token ?? io.env['ARW_ADMIN_TOKEN']
-  return new ArwClient({ baseUrl, ...(token ? { adminToken: token } : {}) })
+  return new ArwClient({ baseUrl, surface: 'cli', ...(token ? { adminToken: token } : {}) })
 }
 
 /** Maps a failure to its exit code, printing what a user needs to see on stderr. */

@@ -27,7 +27,7 @@ export async function specCommand(args: readonly string[], io: CliIO): Promise<n
   if (values.offline) {
     const { specFiles } = await import('@arw/spec')
     const { createRegistry, servedAreas } = await import('../registry.ts')
-    const { routeDocs } = await import('../surfaces/http/routes.ts')
+    const { routeDocs } = await import('../routes.ts')
     const { loadConfig } = await import('../config.ts')
     const { DAEMON_VERSION } = await import('../version.ts')
     const files = specFiles({

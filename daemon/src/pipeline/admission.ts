@@ -85,8 +85,19 @@ export class Admission {
     // Rates first, for every key: a refusal must not leave tokens or slots taken under other keys.
     const now = performance.now()
     for (const [key, gate] of gates) refill(gate, now, key)
-    for (const [, gate] of gates) if (gate.limits.ratePerSecond !== undefined) gate.tokens -= 1
-    return this.#take(gates, 0, [], wait)
+    const charged = gates.filter(([, gate]) => gate.limits.ratePerSecond !== undefined).map(([, g]) => g)
+    for (const gate of charged) gate.tokens -= 1
+    // A call refused for want of a slot did not run: it gives its tokens back.
+    const refund = (error: unknown): never => {
+      for (const gate of charged) gate.tokens += 1
+      throw error
+    }
+    try {
+      const admitted = this.#take(gates, 0, [], wait)
+      return admitted instanceof Promise ? admitted.catch(refund) : admitted
+    } catch (error) {
+      return refund(error)
+    }
   }
 
   /**

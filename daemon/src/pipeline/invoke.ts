@@ -2,6 +2,7 @@ import type { Journal, StoreWrite } from '@arw/journal'
 import { ERRORS, hasPermission, isProblemError, type Problem, ProblemError } from '@arw/protocol'
 import type { RegisteredTool, Registry, Usage } from '@arw/registry'
 import type { Logger } from 'pino'
+import { toolRan } from '../events.ts'
 import { Admission } from './admission.ts'
 import { type ApprovalGate, noApprovals } from './approvals.ts'
 import { type AreaScope, actorOf, CallContext, type CallDeps, CancelledError } from './call-context.ts'
@@ -40,7 +41,7 @@ export interface PipelineOptions {
 }
 
 /** The record schema version of `tool.ran` (events.ts declares it). */
-const TOOL_RAN_VERSION = '1.1.0'
+
 const DEFAULT_APPROVAL_WAIT_MS = 0
 
 /**
@@ -349,7 +350,7 @@ export class Pipeline {
     return this.journal.append(
       {
         kind: 'tool.ran',
-        version: TOOL_RAN_VERSION,
+        version: toolRan.version,
         severity,
         trace_id: request.trace.traceId,
         span_id: request.trace.spanId,

@@ -78,6 +78,8 @@ export class Api {
     const token = this.#token()
     if (token) headers['x-arw-admin'] = token
     if (body !== undefined) headers['content-type'] = 'application/json'
+    // Calls from the UI are journaled as surface debug.
+    if (method === 'POST') headers['x-arw-surface'] = 'debug'
     let response: Response
     try {
       response = await this.#fetch(`${this.#base}${path}`, {

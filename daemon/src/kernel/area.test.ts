@@ -1,0 +1,97 @@
+import Type from 'typebox'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AREAS } from '../areas/index.ts'
+import { configVars, loadConfig } from '../config.ts'
+import { createRegistry } from '../registry.ts'
+import { routeDocs } from '../routes.ts'
+import { type TestDaemon, testDaemon } from '../testing/harness.ts'
+import { areaKit, defineArea } from './area.ts'
+import { intVar } from './env.ts'
+
+/** A small area as a user would write one: services from start, a config slice, a collection, a route. */
+interface Counter {
+  bump(by: number): number
+}
+const { tool, route } = areaKit<Counter, { step: number }>()
+
+const counting = defineArea({
+  name: 'counting',
+  description: 'Counts, to show what an area gets.',
+  config: {
+    vars: [{ name: 'ARW_COUNTING_STEP', default: '1', description: 'How much one bump adds.' }],
+    parse: (env, problems) => ({ step: intVar(env, 'ARW_COUNTING_STEP', 1, 1, 100, problems) }),
+  },
+  tools: [
+    tool({
+      name: 'counting.bump',
+      version: '1.0.0',
+      title: 'Bump',
+      description: 'Adds the configured step, remembers the total.',
+      input: Type.Object({ times: Type.Integer({ minimum: 1, maximum: 10 }) }),
+      output: Type.Object({ total: Type.Integer() }),
+      handler: async ({ times }, ctx) => {
+        const total = ctx.services.bump(times * ctx.config.step)
+        await ctx.collection<number>('totals').put('total', total)
+        return { total }
+      },
+    }),
+  ],
+  routes: [
+    route({
+      doc: {
+        method: 'GET',
+        path: '/counting/total',
+        operationId: 'countingTotal',
+        summary: 'The total so far',
+        tags: ['counting'],
+        auth: 'admin',
+        responses: { 200: { description: 'The total.', schema: Type.Object({ total: Type.Integer() }) } },
+      },
+      handler: (ctx) => async () => ({ total: ctx.collection<number>('totals').get('total') ?? 0 }),
+    }),
+  ],
+  start: (ctx) => {
+    let total = ctx.collection<number>('totals').get('total') ?? 0
+    return { services: { bump: (by: number) => (total += by) } }
+  },
+})
+
+let d: TestDaemon
+beforeAll(async () => {
+  const areas = [...AREAS, counting]
+  d = await testDaemon({ areas, config: { areas: loadConfig({ ARW_COUNTING_STEP: '5' }, areas).areas } })
+})
+afterAll(() => d.close())
+
+describe('an area', () => {
+  it('gives its tools its services, config slice and namespaced collections at call time', async () => {
+    const res = await d.app.inject({
+      method: 'POST',
+      url: '/tools/counting.bump:invoke',
+      headers: d.admin,
+      payload: { input: { times: 2 } },
+    })
+    expect(res.json().output).toEqual({ total: 10 })
+    // The collection is the area's own: `<area>.<name>` in the store.
+    expect(d.app.arw.store.collection<number>('counting.totals').get('total')).toBe(10)
+    const total = await d.app.inject({ url: '/counting/total', headers: d.admin })
+    expect(total.json()).toEqual({ total: 10 })
+  })
+
+  it('is one declaration that the registry, routes, configuration and docs read', () => {
+    const areas = [...AREAS, counting]
+    const config = loadConfig({}, areas)
+    expect(createRegistry({ areas, config }).tryResolve('counting.bump')?.area).toBe('counting')
+    expect(routeDocs(areas).map((r) => r.path)).toContain('/counting/total')
+    expect(configVars(areas).map((v) => v.name)).toContain('ARW_COUNTING_STEP')
+    expect(config.areas['counting']).toEqual({ step: 1 })
+    expect(() => loadConfig({ ARW_COUNTING_STEP: '0' }, areas)).toThrow(/ARW_COUNTING_STEP/)
+  })
+
+  it('serves an optional area only when its configuration enables it', () => {
+    const off = createRegistry({ config: loadConfig({}) })
+    expect(off.tryResolve('test_simple_text')).toBeUndefined()
+    const on = createRegistry({ config: loadConfig({ ARW_MCP_CONFORMANCE: '1' }) })
+    expect(on.tryResolve('test_simple_text')?.area).toBe('mcp-conformance')
+  })
+})
