@@ -246,6 +246,28 @@ describe('emitOpenApi', () => {
     expect(beta['x-arw-stability']).toBe('experimental')
   })
 
+  it('documents the permission a tool declares', () => {
+    const registry = fixtureRegistry()
+    registry.addTools([
+      {
+        name: 'vault.open',
+        version: '1.0.0',
+        title: 'Open the vault',
+        description: 'Opens it.',
+        input: Type.Object({}),
+        output: Type.Object({}),
+        permission: 'vault:open',
+        handler: () => ({}),
+      },
+    ])
+    const doc = emitOpenApi({ registry, routes: fixtureRoutes(), info })
+    const op = doc.paths!['/tools/vault.open@1.0.0:invoke']!.post as OperationObject & Record<string, unknown>
+    expect(op['x-arw-permission']).toBe('vault:open')
+    expect(op.description).toContain('Needs the permission `vault:open`')
+    const other = doc.paths!['/tools/math.add@1.0.0:invoke']?.post as Record<string, unknown> | undefined
+    if (other) expect(other['x-arw-permission']).toBeUndefined()
+  })
+
   it('throws once, listing a path parameter missing from params with every other problem', () => {
     const routes = fixtureRoutes()
     routes.push(

@@ -438,7 +438,15 @@ function toolOperation(
   const operation: OperationObject = {
     operationId: tool.id,
     summary: tool.title,
-    description: note ? `${tool.description}\n\n${note}` : tool.description,
+    description: [
+      tool.description,
+      ...(note ? [note] : []),
+      ...(tool.permission !== undefined
+        ? [
+            `Needs the permission \`${tool.permission}\` (admins hold every permission); without it: 403 forbidden.`,
+          ]
+        : []),
+    ].join('\n\n'),
     tags: ['tools'],
     ...(deprecated ? { deprecated: true } : {}),
     ...(TOOL_AUTH === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
@@ -475,6 +483,7 @@ function toolOperation(
     'x-arw-risk': tool.risk,
     'x-arw-hints': definedHints(tool),
     'x-arw-capabilities': [...tool.capabilities],
+    ...(tool.permission !== undefined ? { 'x-arw-permission': tool.permission } : {}),
     ...(tool.deprecation
       ? { 'x-arw-deprecation': toJsonObject(tool.deprecation, `${label} deprecation`, problems) }
       : {}),
