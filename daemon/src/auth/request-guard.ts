@@ -14,6 +14,8 @@ export interface GuardOptions {
   allowedHosts: ReadonlySet<string> | undefined
   /** Exact browser origins (`scheme://host[:port]`, lowercase) allowed besides loopback and same-origin ones. */
   allowedOrigins: ReadonlySet<string>
+  /** Host header values already accepted by this daemon (a memo: they do not change while it runs). */
+  accepted: Set<string>
 }
 
 /** The guard's settings from the daemon's: Host is checked whenever loopback callers get anything for free. */
@@ -29,7 +31,7 @@ export function guardOptions(options: {
     allowedHosts = new Set([...LOOPBACK_NAMES, ...options.publicHosts.map((h) => h.toLowerCase())])
     for (const origin of allowedOrigins) allowedHosts.add(new URL(origin).hostname)
   }
-  return { allowedHosts, allowedOrigins }
+  return { allowedHosts, allowedOrigins, accepted: new Set() }
 }
 
 function hostName(host: string): string {
@@ -45,8 +47,11 @@ function hostName(host: string): string {
  */
 export function checkRequestOrigin(request: FastifyRequest, options: GuardOptions): void {
   const host = request.headers.host
-  if (options.allowedHosts && host !== undefined && !options.allowedHosts.has(hostName(host))) {
-    throw new ProblemError(ERRORS.host_not_allowed)
+  if (options.allowedHosts && host !== undefined && !options.accepted.has(host)) {
+    if (!options.allowedHosts.has(hostName(host))) throw new ProblemError(ERRORS.host_not_allowed)
+    // Nearly every request carries one of a few Host values: remember the accepted ones.
+    if (options.accepted.size >= 64) options.accepted.clear()
+    options.accepted.add(host)
   }
   const origin = request.headers.origin
   if (origin === undefined) return
