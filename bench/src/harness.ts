@@ -11,7 +11,12 @@ export interface Child {
   ready: Record<string, unknown>
   /** Further JSON lines, in order. */
   next(): Promise<Record<string, unknown>>
-  stop(): Promise<void>
+  /**
+   * Stops the child. `graceful` closes its stdin and waits for it to exit by itself (servers
+   * exit when their stdin ends, see servers/ready.ts), so exit hooks run: `--cpu-prof` writes its
+   * profile only on a normal exit, not when the process is killed by a signal.
+   */
+  stop(options?: { graceful?: boolean }): Promise<void>
 }
 
 /** Starts a TypeScript file of this repo in its own Node process and waits for its first JSON line. */
@@ -19,8 +24,10 @@ export async function startChild(
   file: string,
   args: string[] = [],
   env: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
 ): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL(file, ROOT).pathname, ...args], {
+  const entry = new URL(file, ROOT).pathname
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry, ...args], {
     cwd: ROOT.pathname,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -60,12 +67,14 @@ export async function startChild(
     child,
     ready,
     next,
-    stop: async () => {
+    stop: async (options = {}) => {
+      if (child.exitCode !== null || child.signalCode !== null) return
       child.stdin?.end()
-      child.kill('SIGTERM')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 3000)
+      const term = setTimeout(() => child.kill('SIGTERM'), options.graceful ? 30_000 : 0)
+      const kill = setTimeout(() => child.kill('SIGKILL'), options.graceful ? 33_000 : 3000)
       await exited
-      clearTimeout(timer)
+      clearTimeout(term)
+      clearTimeout(kill)
     },
   }
 }

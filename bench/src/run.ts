@@ -1,12 +1,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { parseArgs } from 'node:util'
 import { type Child, type LoadResult, load, sleep, startChild } from './harness.ts'
+import { describeMachine, header, loadAverage } from './machine.ts'
+import { mainThreadProfile, printProfile, summarizeProfile } from './profile.ts'
+import { figure, printLoadTable, type Row, ratio, ratios, roundRatios, summarize } from './report.ts'
+import { interleave, type Target } from './rounds.ts'
+import { startupTargets } from './startup.ts'
+import { formatSpread, spread } from './stats.ts'
 
 /**
- * `npm run bench [-- <group>...]`: every server under test runs in its own process on loopback,
- * next to the anchors it is compared with, in the same run. Each prints a table and the
- * `ratio <name> <value>` lines the issues name. ARW_BENCH_SECONDS sets the measured round
- * (warm-up is a third of it); ARW_BENCH_CONNECTIONS the load connections (50).
+ * `npm run bench [-- <group>...] [--rounds N]`: every server under test runs in its own process on
+ * loopback, next to the anchors it is compared with, in the same run, in interleaved rounds. Each
+ * group prints a table of medians (min–max) and the `ratio <name> <value>` lines the issues name.
+ * `npm run bench -- profile <invoke|mcp>` profiles the daemon under that load instead.
+ * ARW_BENCH_SECONDS sets the measured round (warm-up is a third of it); ARW_BENCH_CONNECTIONS the
+ * load connections (50); ARW_BENCH_SUBSCRIBERS the SSE subscribers (1000).
  */
 const SECONDS = Number(process.env['ARW_BENCH_SECONDS'] ?? 10)
 const WARMUP = Math.max(1, Math.round(SECONDS / 3))
@@ -14,6 +22,7 @@ const CONNECTIONS = Number(process.env['ARW_BENCH_CONNECTIONS'] ?? 50)
 const SUBSCRIBERS = Number(process.env['ARW_BENCH_SUBSCRIBERS'] ?? 1000)
 const TOKEN = 'bench-admin-token'
 const ADMIN = { 'x-arw-admin': TOKEN }
+const ECHO_PATH = '/tools/demo.echo:invoke'
 const ECHO_BODY = JSON.stringify({ input: { text: 'hello' } })
 const MCP_BODY = JSON.stringify({
   jsonrpc: '2.0',
@@ -21,55 +30,23 @@ const MCP_BODY = JSON.stringify({
   method: 'tools/call',
   params: { name: 'demo.echo', arguments: { text: 'hello' } },
 })
-
-interface Row extends LoadResult {
-  name: string
-}
+const DAEMON = 'bench/src/servers/daemon.ts'
+const DAEMON_ENV = { ARW_ADMIN_TOKEN: TOKEN }
 
 const figures: Record<string, unknown> = {}
-const ratios: Record<string, number> = {}
 
-function printTable(title: string, rows: Row[]): void {
-  console.log(`\n## ${title} (${CONNECTIONS} connections, ${WARMUP}s warm-up, ${SECONDS}s measured)`)
-  console.log(
-    'target'.padEnd(22),
-    'req/s'.padStart(9),
-    'p50 ms'.padStart(7),
-    'p99 ms'.padStart(7),
-    'cpu µs/req'.padStart(11),
-    ' bad',
+function usage(message: string): never {
+  console.error(
+    `${message}\nusage: npm run bench -- [${Object.keys(GROUPS).join('|')}...] [--rounds N]\n` +
+      `       npm run bench -- profile <${Object.keys(PROFILES).join('|')}>`,
   )
-  for (const r of rows) {
-    const bad = r.non2xx + r.errors
-    console.log(
-      r.name.padEnd(22),
-      Math.round(r.rps).toString().padStart(9),
-      r.p50.toString().padStart(7),
-      r.p99.toString().padStart(7),
-      r.cpuPerRequest.toFixed(1).padStart(11),
-      bad > 0 ? ` ${bad} NOT OK: excluded from ratios` : ' 0',
-    )
-  }
+  process.exit(2)
 }
 
-function ratio(name: string, a: Row | number | undefined, b: Row | number | undefined): void {
-  const av = typeof a === 'number' ? a : a && a.non2xx + a.errors === 0 ? a.rps : Number.NaN
-  const bv = typeof b === 'number' ? b : b && b.non2xx + b.errors === 0 ? b.rps : Number.NaN
-  const value = av / bv
-  ratios[name] = Number(value.toFixed(2))
-  console.log(`ratio ${name} ${Number.isFinite(value) ? value.toFixed(2) : 'n/a'}`)
-}
-
-async function measure(
-  name: string,
-  server: Child,
-  path: string,
-  body: string,
-  headers: Record<string, string> = {},
-) {
-  const url = `http://127.0.0.1:${server.ready['port']}${path}`
-  const result = await load({
-    url,
+/** One autocannon round (warm-up, then measured) against a running server. */
+function measure(server: Child, path: string, body: string, headers: Record<string, string> = {}) {
+  return load({
+    url: `http://127.0.0.1:${server.ready['port']}${path}`,
     body,
     headers,
     connections: CONNECTIONS,
@@ -77,20 +54,22 @@ async function measure(
     seconds: SECONDS,
     pid: server.child.pid,
   })
-  return { name, ...result }
 }
 
-async function withServer<T>(
-  file: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  fn: (s: Child) => Promise<T>,
-): Promise<T> {
-  const server = await startChild(file, args, env)
+interface ServerSpec {
+  file: string
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+/** Starts a group's servers (one after the other, so no start competes with another) for its rounds. */
+async function withServers<T>(specs: ServerSpec[], fn: (servers: Child[]) => Promise<T>): Promise<T> {
+  const servers: Child[] = []
   try {
-    return await fn(server)
+    for (const s of specs) servers.push(await startChild(s.file, s.args, s.env))
+    return await fn(servers)
   } finally {
-    await server.stop()
+    await Promise.all(servers.map((s) => s.stop()))
   }
 }
 
@@ -114,45 +93,52 @@ async function expectOk(
   }
 }
 
-const DAEMON_ENV = { ARW_ADMIN_TOKEN: TOKEN }
+/** Runs load targets in interleaved rounds and summarizes each. */
+async function loadRounds(rounds: number, targets: Target<LoadResult>[]): Promise<Row[]> {
+  const results = await interleave(rounds, targets)
+  return targets.map((t) => summarize(t.name, results.get(t.name)!))
+}
 
-async function invokeGroup(): Promise<void> {
-  const rows: Row[] = []
-  rows.push(
-    await withServer('bench/src/servers/raw-echo.ts', [], {}, (s) =>
-      measure('raw node:http', s, '/tools/demo.echo:invoke', ECHO_BODY),
-    ),
+const rps = (r: LoadResult) => r.rps
+const cpu = (r: LoadResult) => r.cpuPerRequest
+const p99 = (r: LoadResult) => r.p99
+
+function settings(rounds: number): string {
+  return `${CONNECTIONS} connections, ${rounds} round(s) of ${WARMUP}s warm-up + ${SECONDS}s measured`
+}
+
+async function invokeGroup(rounds: number): Promise<void> {
+  await withServers(
+    [
+      { file: 'bench/src/servers/raw-echo.ts' },
+      { file: 'bench/src/servers/fastify-echo.ts' },
+      { file: DAEMON, env: { ...DAEMON_ENV, ARW_DURABILITY: 'commit' } },
+      { file: DAEMON, env: { ...DAEMON_ENV, ARW_DURABILITY: 'fsync' } },
+    ],
+    async ([raw, fastify, commit, fsync]) => {
+      for (const d of [commit!, fsync!]) {
+        await expectOk(`http://127.0.0.1:${d.ready['port']}${ECHO_PATH}`, ECHO_BODY, ADMIN, '"text":"hello"')
+      }
+      const rows = await loadRounds(rounds, [
+        { name: 'raw node:http', run: () => measure(raw!, ECHO_PATH, ECHO_BODY) },
+        { name: 'fastify + schema', run: () => measure(fastify!, ECHO_PATH, ECHO_BODY) },
+        { name: 'daemon (commit)', run: () => measure(commit!, ECHO_PATH, ECHO_BODY, ADMIN) },
+        { name: 'daemon (fsync)', run: () => measure(fsync!, ECHO_PATH, ECHO_BODY, ADMIN) },
+      ])
+      printLoadTable(`invoke: demo.echo through the full pipeline vs anchors (${settings(rounds)})`, rows)
+      const [rawRow, fastifyRow, daemonRow, fsyncRow] = rows as [Row, Row, Row, Row]
+      ratio('invoke/raw', figure(daemonRow, rps), figure(rawRow, rps))
+      ratio('invoke/fastify', figure(daemonRow, rps), figure(fastifyRow, rps))
+      ratio('invoke-fsync/raw', figure(fsyncRow, rps), figure(rawRow, rps))
+      ratio('cpu fastify/invoke', figure(fastifyRow, cpu), figure(daemonRow, cpu))
+      ratio('p99 invoke/fastify', figure(daemonRow, p99), figure(fastifyRow, p99))
+      console.log(`p99 invoke ${daemonRow.p99.median} ms, fastify ${fastifyRow.p99.median} ms (medians)`)
+      figures['invoke'] = rows
+    },
   )
-  rows.push(
-    await withServer('bench/src/servers/fastify-echo.ts', [], {}, (s) =>
-      measure('fastify + schema', s, '/tools/demo.echo:invoke', ECHO_BODY),
-    ),
-  )
-  for (const durability of ['commit', 'fsync'] as const) {
-    rows.push(
-      await withServer(
-        'bench/src/servers/daemon.ts',
-        [],
-        { ...DAEMON_ENV, ARW_DURABILITY: durability },
-        async (s) => {
-          const url = `http://127.0.0.1:${s.ready['port']}/tools/demo.echo:invoke`
-          await expectOk(url, ECHO_BODY, ADMIN, '"text":"hello"')
-          return measure(`daemon (${durability})`, s, '/tools/demo.echo:invoke', ECHO_BODY, ADMIN)
-        },
-      ),
-    )
-  }
-  printTable('invoke: demo.echo through the full pipeline vs anchors', rows)
-  const [raw, fastify, daemon, fsync] = rows
-  ratio('invoke/raw', daemon, raw)
-  ratio('invoke/fastify', daemon, fastify)
-  ratio('invoke-fsync/raw', fsync, raw)
-  console.log(`p99 invoke ${daemon!.p99}`)
-  figures['invoke'] = rows
 }
 
 interface Fanout {
-  name: string
   deliveriesPerSecond: number
   eventsPerSecond: number
   subscribersLeft: number
@@ -160,7 +146,6 @@ interface Fanout {
 
 /** Opens the subscribers, then publishes as fast as the producer can for the measured round. */
 async function fanout(
-  name: string,
   server: Child,
   streamPath: string,
   publishPath: string,
@@ -195,7 +180,6 @@ async function fanout(
     const after = await count()
     const elapsed = (performance.now() - started) / 1000
     return {
-      name,
       deliveriesPerSecond: (after.frames - before.frames) / elapsed,
       eventsPerSecond: produced.rps,
       subscribersLeft: after.open - after.closed,
@@ -205,35 +189,49 @@ async function fanout(
   }
 }
 
-async function sseGroup(): Promise<void> {
-  const raw = await withServer('bench/src/servers/raw-broadcast.ts', [], {}, (s) =>
-    fanout('raw broadcast', s, '/events', '/publish', '{}', {}),
+async function sseGroup(rounds: number): Promise<void> {
+  await withServers(
+    [
+      { file: 'bench/src/servers/raw-broadcast.ts' },
+      { file: DAEMON, env: { ...DAEMON_ENV, ARW_SSE_MAX_QUEUE: '4096' } },
+    ],
+    async ([raw, daemon]) => {
+      const targets: Target<Fanout>[] = [
+        { name: 'raw broadcast', run: () => fanout(raw!, '/events', '/publish', '{}', {}) },
+        {
+          name: 'daemon /admin/events',
+          run: () => fanout(daemon!, '/admin/events', ECHO_PATH, ECHO_BODY, ADMIN),
+        },
+      ]
+      const results = await interleave(rounds, targets)
+      console.log(
+        `\n## sse: fan-out to ${SUBSCRIBERS} subscribers (publisher: 4 connections, ${rounds} round(s) of ${WARMUP}s warm-up + ${SECONDS}s measured)`,
+      )
+      console.log(
+        'target'.padEnd(22),
+        'deliveries/s median (min–max)'.padEnd(30),
+        'events/s'.padStart(9),
+        'subscribers left (min)'.padStart(23),
+      )
+      for (const t of targets) {
+        const r = results.get(t.name)!
+        console.log(
+          t.name.padEnd(22),
+          formatSpread(spread(r.map((x) => x.deliveriesPerSecond))).padEnd(30),
+          formatSpread(spread(r.map((x) => x.eventsPerSecond)))
+            .split(' ')[0]!
+            .padStart(9),
+          String(Math.min(...r.map((x) => x.subscribersLeft))).padStart(23),
+        )
+      }
+      const deliveries = (name: string) => {
+        const values = results.get(name)!.map((x) => x.deliveriesPerSecond)
+        return { median: spread(values).median, rounds: values }
+      }
+      ratio('sse/raw', deliveries('daemon /admin/events'), deliveries('raw broadcast'))
+      figures['sse'] = Object.fromEntries(results)
+    },
   )
-  const daemon = await withServer(
-    'bench/src/servers/daemon.ts',
-    [],
-    { ...DAEMON_ENV, ARW_SSE_MAX_QUEUE: '4096' },
-    (s) => fanout('daemon /admin/events', s, '/admin/events', '/tools/demo.echo:invoke', ECHO_BODY, ADMIN),
-  )
-  console.log(
-    `\n## sse: fan-out to ${SUBSCRIBERS} subscribers (publisher: 4 connections, ${SECONDS}s measured)`,
-  )
-  console.log(
-    'target'.padEnd(22),
-    'deliveries/s'.padStart(13),
-    'events/s'.padStart(9),
-    'subscribers left'.padStart(17),
-  )
-  for (const r of [raw, daemon]) {
-    console.log(
-      r.name.padEnd(22),
-      Math.round(r.deliveriesPerSecond).toString().padStart(13),
-      Math.round(r.eventsPerSecond).toString().padStart(9),
-      String(r.subscribersLeft).padStart(17),
-    )
-  }
-  ratio('sse/raw', daemon.deliveriesPerSecond, raw.deliveriesPerSecond)
-  figures['sse'] = [raw, daemon]
 }
 
 const MCP_HEADERS = { accept: 'application/json, text/event-stream' }
@@ -268,55 +266,186 @@ async function mcpSession(url: string, headers: Record<string, string>): Promise
   return sessionHeaders
 }
 
+/** An MCP target: checks the server answers `tools/call`, then measures it on one session (or none). */
 async function mcpTarget(
   name: string,
-  file: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
+  server: Child,
   session: boolean,
   auth: Record<string, string> = {},
-): Promise<Row> {
-  return withServer(file, args, env, async (s) => {
-    const url = `http://127.0.0.1:${s.ready['port']}/mcp`
-    const headers = session ? await mcpSession(url, { ...MCP_HEADERS, ...auth }) : { ...MCP_HEADERS, ...auth }
-    await expectOk(url, MCP_BODY, headers, 'hello')
-    return measure(name, s, '/mcp', MCP_BODY, headers)
-  })
+): Promise<Target<LoadResult>> {
+  const url = `http://127.0.0.1:${server.ready['port']}/mcp`
+  const headers = session ? await mcpSession(url, { ...MCP_HEADERS, ...auth }) : { ...MCP_HEADERS, ...auth }
+  await expectOk(url, MCP_BODY, headers, 'hello')
+  return { name, run: () => measure(server, '/mcp', MCP_BODY, headers) }
 }
 
-async function mcpGroup(): Promise<void> {
-  const rows = [
-    await mcpTarget('sdk stateless', 'bench/src/servers/mcp-sdk.ts', ['stateless'], {}, false),
-    await mcpTarget('sdk session', 'bench/src/servers/mcp-sdk.ts', ['session'], {}, true),
-    await mcpTarget('fastmcp httpStream', 'bench/src/servers/mcp-fastmcp.ts', [], {}, false),
-    await mcpTarget('daemon /mcp', 'bench/src/servers/daemon.ts', [], DAEMON_ENV, true, {
-      authorization: `Bearer ${TOKEN}`,
-    }),
-  ]
-  printTable('mcp: tools/call demo.echo over Streamable HTTP', rows)
-  const [stateless, session, fastmcp, daemon] = rows
-  ratio('mcp/sdk-session', daemon, session)
-  ratio('mcp/sdk-stateless', daemon, stateless)
-  ratio('mcp/fastmcp', daemon, fastmcp)
-  figures['mcp'] = rows
+async function mcpGroup(rounds: number): Promise<void> {
+  await withServers(
+    [
+      { file: 'bench/src/servers/mcp-sdk.ts', args: ['stateless'] },
+      { file: 'bench/src/servers/mcp-sdk.ts', args: ['session'] },
+      { file: 'bench/src/servers/mcp-fastmcp.ts' },
+      { file: DAEMON, env: DAEMON_ENV },
+    ],
+    async ([stateless, session, fastmcp, daemon]) => {
+      await expectOk(
+        `http://127.0.0.1:${daemon!.ready['port']}${ECHO_PATH}`,
+        ECHO_BODY,
+        ADMIN,
+        '"text":"hello"',
+      )
+      const rows = await loadRounds(rounds, [
+        await mcpTarget('sdk stateless', stateless!, false),
+        await mcpTarget('sdk session', session!, true),
+        await mcpTarget('fastmcp httpStream', fastmcp!, false),
+        await mcpTarget('daemon /mcp', daemon!, true, { authorization: `Bearer ${TOKEN}` }),
+        // The same tool over HTTP on the same daemon: what MCP adds to a call.
+        { name: 'daemon http invoke', run: () => measure(daemon!, ECHO_PATH, ECHO_BODY, ADMIN) },
+      ])
+      printLoadTable(`mcp: tools/call demo.echo over Streamable HTTP (${settings(rounds)})`, rows)
+      const [statelessRow, sessionRow, fastmcpRow, mcpRow, invokeRow] = rows as [Row, Row, Row, Row, Row]
+      ratio('mcp/sdk-session', figure(mcpRow, rps), figure(sessionRow, rps))
+      ratio('mcp/sdk-stateless', figure(mcpRow, rps), figure(statelessRow, rps))
+      ratio('mcp/fastmcp', figure(mcpRow, rps), figure(fastmcpRow, rps))
+      ratio('mcp/invoke', figure(mcpRow, rps), figure(invokeRow, rps))
+      ratio('cpu invoke/mcp', figure(invokeRow, cpu), figure(mcpRow, cpu))
+      figures['mcp'] = rows
+    },
+  )
 }
 
-const GROUPS: Record<string, () => Promise<void>> = { invoke: invokeGroup, sse: sseGroup, mcp: mcpGroup }
+async function startupGroup(rounds: number): Promise<void> {
+  const { targets, cleanup } = startupTargets()
+  try {
+    const results = await interleave(rounds, targets)
+    console.log(
+      `\n## startup: spawn to first answer, each started by plain node (${rounds} round(s), each after a warm-up start)`,
+    )
+    console.log('target'.padEnd(22), 'ms median (min–max)'.padEnd(24), 'cpu ms median (min–max)')
+    for (const t of targets) {
+      const r = results.get(t.name)!
+      console.log(
+        t.name.padEnd(22),
+        formatSpread(spread(r.map((x) => x.ms))).padEnd(24),
+        formatSpread(spread(r.map((x) => x.cpuMs))),
+      )
+    }
+    const of = (name: string, pick: (x: { ms: number; cpuMs: number }) => number) => {
+      const values = results.get(name)!.map(pick)
+      return { median: spread(values).median, rounds: values }
+    }
+    // The target holds for both ways a user starts the daemon, so the headline ratio is the slower.
+    const slower = (pick: (x: { ms: number; cpuMs: number }) => number) => {
+      const http = of('arw start /healthz', pick)
+      const mcp = of('arw mcp initialize', pick)
+      return {
+        median: Math.max(http.median, mcp.median),
+        rounds: http.rounds.map((v, i) => Math.max(v, mcp.rounds[i]!)),
+      }
+    }
+    const ms = (x: { ms: number }) => x.ms
+    const cpuMs = (x: { cpuMs: number }) => x.cpuMs
+    ratio('startup/fastify', slower(ms), of('fastify hello', ms))
+    ratio('startup-http/fastify', of('arw start /healthz', ms), of('fastify hello', ms))
+    ratio('startup-mcp/fastify', of('arw mcp initialize', ms), of('fastify hello', ms))
+    ratio('cpu startup/fastify', slower(cpuMs), of('fastify hello', cpuMs))
+    figures['startup'] = Object.fromEntries(results)
+  } finally {
+    cleanup()
+  }
+}
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+const GROUPS: Record<string, (rounds: number) => Promise<void>> = {
+  invoke: invokeGroup,
+  sse: sseGroup,
+  mcp: mcpGroup,
+  startup: startupGroup,
+}
+
+/** What `profile <group>` loads the daemon with: the daemon's request of that group. */
+const PROFILES: Record<
+  string,
+  { headers: Record<string, string>; path: string; body: string; session: boolean }
+> = {
+  invoke: { headers: ADMIN, path: ECHO_PATH, body: ECHO_BODY, session: false },
+  mcp: { headers: { authorization: `Bearer ${TOKEN}` }, path: '/mcp', body: MCP_BODY, session: true },
+}
+
+const stamp = () => new Date().toISOString().replace(/[:.]/g, '-')
+const RESULTS = new URL('../results/', import.meta.url)
+
+/**
+ * Profiles the daemon under one group's load with `node --cpu-prof`: warm-up, then the measured
+ * round, then a graceful stop (the profile is written at exit). Prints the top self-time functions
+ * of the measured round, read from the main thread's `.cpuprofile`.
+ */
+async function profileCommand(group: string): Promise<void> {
+  const spec = PROFILES[group]!
+  const dir = new URL(`profile-${group}-${stamp()}/`, RESULTS).pathname
+  mkdirSync(dir, { recursive: true })
+  const daemon = await startChild(DAEMON, [], DAEMON_ENV, ['--cpu-prof', '--cpu-prof-dir', dir])
+  const now = () => Number(process.hrtime.bigint() / 1000n)
+  let window: { from: number; to: number }
+  let result: LoadResult
+  try {
+    const url = `http://127.0.0.1:${daemon.ready['port']}${spec.path}`
+    const headers = spec.session ? await mcpSession(url, { ...MCP_HEADERS, ...spec.headers }) : spec.headers
+    const loadOptions = { url, body: spec.body, headers, connections: CONNECTIONS, warmupSeconds: 0 }
+    await expectOk(url, spec.body, headers, 'hello')
+    await load({ ...loadOptions, seconds: WARMUP })
+    const from = now()
+    result = await load({ ...loadOptions, seconds: SECONDS, pid: daemon.child.pid })
+    window = { from, to: now() }
+  } finally {
+    await daemon.stop({ graceful: true })
+  }
+  console.log(
+    `\n## profile ${group}: the daemon under ${CONNECTIONS} connections, ${WARMUP}s warm-up + ${SECONDS}s profiled`,
+  )
+  console.log(
+    `${Math.round(result.rps)} req/s, p99 ${result.p99} ms, ${result.cpuPerRequest.toFixed(1)} µs CPU/req, ${result.non2xx + result.errors} bad (profiling slows the daemon: compare profiles with profiles)`,
+  )
+  console.log(`profile: ${dir}`)
+  const file = mainThreadProfile(dir)
+  if (!file) throw new Error(`no .cpuprofile was written to ${dir}`)
+  console.log(`main thread: ${file} (open it in Chrome DevTools' Performance panel or speedscope)`)
+  printProfile(summarizeProfile(file, window))
+}
+
+let parsed: ReturnType<typeof parseArgs<{ options: { rounds: { type: 'string' } }; allowPositionals: true }>>
+try {
+  parsed = parseArgs({ options: { rounds: { type: 'string' } }, allowPositionals: true })
+} catch (error) {
+  usage(error instanceof Error ? error.message : String(error))
+}
+const wanted = parsed.positionals
+const machine = describeMachine()
+if (wanted[0] === 'profile') {
+  const group = wanted[1] ?? 'invoke'
+  if (!PROFILES[group] || wanted.length > 2) usage(`cannot profile ${wanted.slice(1).join(' ')}`)
+  console.log(header(machine, 1))
+  await profileCommand(group)
+  console.log(`# load average after: ${loadAverage().join(' ')}`)
+  process.exit(0)
+}
+const rounds = Number(parsed.values.rounds ?? 3)
+if (!Number.isInteger(rounds) || rounds < 1)
+  usage(`--rounds ${parsed.values.rounds}: expected a whole number ≥ 1`)
 const unknown = wanted.filter((g) => !GROUPS[g])
-if (unknown.length > 0) {
-  console.error(`unknown bench group ${unknown.join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}`)
-  process.exit(2)
-}
-console.log(
-  `# arw bench: node ${process.version}, ${availableParallelism()} cores, load from this process (autocannon), each server in its own process`,
-)
-for (const group of wanted.length > 0 ? wanted : Object.keys(GROUPS)) await GROUPS[group]!()
-mkdirSync(new URL('../results/', import.meta.url), { recursive: true })
-const file = new URL(`../results/${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url)
+if (unknown.length > 0)
+  usage(`unknown bench group ${unknown.join(', ')}; groups: ${Object.keys(GROUPS).join(', ')}`)
+console.log(header(machine, rounds))
+for (const group of wanted.length > 0 ? wanted : Object.keys(GROUPS)) await GROUPS[group]!(rounds)
+const loadAfter = loadAverage()
+console.log(`\n# load average after: ${loadAfter.join(' ')}`)
+mkdirSync(RESULTS, { recursive: true })
+const file = new URL(`${stamp()}.json`, RESULTS)
 writeFileSync(
   file,
-  `${JSON.stringify({ node: process.version, seconds: SECONDS, connections: CONNECTIONS, ratios, figures }, null, 2)}\n`,
+  `${JSON.stringify(
+    { machine, loadAfter, rounds, seconds: SECONDS, connections: CONNECTIONS, ratios, roundRatios, figures },
+    null,
+    2,
+  )}\n`,
 )
-console.log(`\nresults: ${file.pathname}`)
+console.log(`results: ${file.pathname}`)
