@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { type Child, type LoadResult, load, sleep, startChild } from './harness.ts'
 import { describeMachine, header, loadAverage } from './machine.ts'
@@ -409,6 +410,8 @@ async function profileCommand(group: string): Promise<void> {
   const file = mainThreadProfile(dir)
   if (!file) throw new Error(`no .cpuprofile was written to ${dir}`)
   console.log(`main thread: ${file} (open it in Chrome DevTools' Performance panel or speedscope)`)
+  const others = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && join(dir, f) !== file)
+  if (others.length > 0) console.log(`other threads: ${others.join(', ')}`)
   printProfile(summarizeProfile(file, window))
 }
 
