@@ -92,6 +92,7 @@ export function cpuMicros(pid: number | undefined): number {
 
 export interface LoadResult {
   rps: number
+  /** Latency percentiles of the measured round, in milliseconds. */
   p50: number
   p99: number
   total: number
@@ -111,10 +112,27 @@ export interface LoadOptions {
   pid?: number | undefined
 }
 
-function run(options: autocannon.Options): Promise<autocannon.Result> {
+/**
+ * One autocannon round. With `latencies`, every response's time (float milliseconds) is pushed to
+ * it: autocannon's own percentiles come from an integer-millisecond histogram, too coarse for a
+ * p99 of 1 ms or less to be compared.
+ */
+function run(options: autocannon.Options, latencies?: number[]): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)))
+    const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)))
+    if (latencies) {
+      instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => {
+        latencies.push(ms)
+      })
+    }
   })
+}
+
+/** The value below which `p` percent of the sorted samples fall (nearest rank), two decimals. */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return Number(sorted[rank]!.toFixed(2))
 }
 
 /** A warm-up round, then the measured round, with the same body and connections. */
@@ -127,13 +145,15 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     ...(options.body !== undefined ? { body: options.body } : {}),
   }
   if (options.warmupSeconds > 0) await run({ ...base, duration: options.warmupSeconds })
+  const latencies: number[] = []
   const cpu0 = cpuMicros(options.pid)
-  const result = await run({ ...base, duration: options.seconds })
+  const result = await run({ ...base, duration: options.seconds }, latencies)
   const cpu = cpuMicros(options.pid) - cpu0
+  latencies.sort((a, b) => a - b)
   return {
     rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
     total: result.requests.total,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,

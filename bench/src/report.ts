@@ -61,8 +61,8 @@ export function printLoadTable(title: string, rows: readonly Row[]): void {
   console.log(
     'target'.padEnd(22),
     'req/s median (min–max)'.padEnd(24),
-    'p50 ms'.padStart(6),
-    'p99 ms'.padStart(6),
+    'p50 ms'.padStart(7),
+    'p99 ms (min–max)'.padEnd(18),
     ' cpu µs/req (min–max)'.padEnd(24),
     'bad',
   )
@@ -70,8 +70,8 @@ export function printLoadTable(title: string, rows: readonly Row[]): void {
     console.log(
       r.name.padEnd(22),
       formatSpread(r.rps).padEnd(24),
-      formatSpread(r.p50).padStart(6),
-      formatSpread(r.p99).padStart(6),
+      r.p50.median.toFixed(2).padStart(7),
+      formatSpread(r.p99, 2).padEnd(18),
       ` ${formatSpread(r.cpuPerRequest, 1)}`.padEnd(24),
       r.bad > 0 ? `${r.bad} NOT OK: excluded from ratios` : '0',
     )

@@ -133,7 +133,9 @@ async function invokeGroup(rounds: number): Promise<void> {
       ratio('invoke-fsync/raw', figure(fsyncRow, rps), figure(rawRow, rps))
       ratio('cpu fastify/invoke', figure(fastifyRow, cpu), figure(daemonRow, cpu))
       ratio('p99 invoke/fastify', figure(daemonRow, p99), figure(fastifyRow, p99))
-      console.log(`p99 invoke ${daemonRow.p99.median} ms, fastify ${fastifyRow.p99.median} ms (medians)`)
+      console.log(
+        `p99 invoke ${daemonRow.p99.median.toFixed(2)} ms, fastify ${fastifyRow.p99.median.toFixed(2)} ms (medians)`,
+      )
       figures['invoke'] = rows
     },
   )
