@@ -29,10 +29,13 @@ export function loadAverage(): number[] {
   return loadavg().map((v) => Number(v.toFixed(2)))
 }
 
-export function header(m: Machine, rounds: number): string {
+/** The run's header; `rounds` is left out for a profile, which is one round. */
+export function header(m: Machine, rounds?: number): string {
   return [
     `# arw bench: node ${m.node}, ${m.cpu}, ${m.cores} cores, commit ${m.commit}`,
     `# load average before: ${m.loadBefore.join(' ')} (a busy machine moves every figure; compare ratios)`,
-    `# ${rounds} interleaved round(s) per group; tables show the median (min–max) of the rounds`,
+    ...(rounds
+      ? [`# ${rounds} interleaved round(s) per group; tables show the median (min–max) of the rounds`]
+      : []),
   ].join('\n')
 }

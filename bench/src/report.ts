@@ -56,6 +56,20 @@ export function ratio(name: string, a: Figure, b: Figure): void {
   if (perRound.length > 1) console.log(`  per round: ${perRound.map(fixed).join(' ')}`)
 }
 
+/** `3 non-2xx, 8 errors/timeouts in round 1`: what went wrong, and where, for the reader to judge. */
+function describeBad(row: Row): string {
+  const sum = (pick: (r: LoadResult) => number) => row.rounds.reduce((n, r) => n + pick(r), 0)
+  const kinds = [
+    [sum((r) => r.non2xx), 'non-2xx'],
+    [sum((r) => r.errors), 'errors/timeouts'],
+  ] as const
+  const which = row.rounds.flatMap((r, i) => (r.non2xx + r.errors > 0 ? [i + 1] : []))
+  return `${kinds
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `${n} ${what}`)
+    .join(', ')} in round ${which.join(', ')}`
+}
+
 export function printLoadTable(title: string, rows: readonly Row[]): void {
   console.log(`\n## ${title}`)
   console.log(
@@ -73,7 +87,7 @@ export function printLoadTable(title: string, rows: readonly Row[]): void {
       r.p50.median.toFixed(2).padStart(7),
       formatSpread(r.p99, 2).padEnd(18),
       ` ${formatSpread(r.cpuPerRequest, 1)}`.padEnd(24),
-      r.bad > 0 ? `${r.bad} NOT OK: excluded from ratios` : '0',
+      r.bad > 0 ? `${describeBad(r)} NOT OK: excluded from ratios` : '0',
     )
   }
 }

@@ -428,7 +428,7 @@ const machine = describeMachine()
 if (wanted[0] === 'profile') {
   const group = wanted[1] ?? 'invoke'
   if (!PROFILES[group] || wanted.length > 2) usage(`cannot profile ${wanted.slice(1).join(' ')}`)
-  console.log(header(machine, 1))
+  console.log(header(machine))
   await profileCommand(group)
   console.log(`# load average after: ${loadAverage().join(' ')}`)
   process.exit(0)
