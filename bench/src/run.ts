@@ -417,6 +417,11 @@ async function profileCommand(group: string): Promise<void> {
   printProfile(summarizeProfile(file, window))
 }
 
+// Exit (not die) on Ctrl-C or a test's timeout, so exit hooks stop the processes started so far;
+// the servers of harness.ts also exit when their stdin closes with this process.
+process.once('SIGINT', () => process.exit(130))
+process.once('SIGTERM', () => process.exit(143))
+
 let parsed: ReturnType<typeof parseArgs<{ options: { rounds: { type: 'string' } }; allowPositionals: true }>>
 try {
   parsed = parseArgs({ options: { rounds: { type: 'string' } }, allowPositionals: true })

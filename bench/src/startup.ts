@@ -44,6 +44,13 @@ function healthz(port: number): Promise<boolean> {
   })
 }
 
+// Started processes do not all end with their parent (`arw start` ignores its stdin), so a runner
+// stopped midway (Ctrl-C, a test's timeout: see run.ts's signal handlers) kills what is left.
+const live = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+
 interface Started {
   child: ChildProcess
   exited: Promise<void>
@@ -62,7 +69,13 @@ function launch(script: string, args: string[], env: NodeJS.ProcessEnv): Started
   child.stderr!.on('data', (chunk: string) => {
     tail = (tail + chunk).slice(-2000)
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  live.add(child)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      live.delete(child)
+      resolve()
+    }),
+  )
   return { child, exited, stderr: () => tail }
 }
 
@@ -166,6 +179,10 @@ async function timeStdioInitialize(
  */
 export function startupTargets(): { targets: Target<StartupResult>[]; cleanup(): void } {
   const dirs: string[] = []
+  const cleanup = () => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('exit', cleanup)
   const stateDir = () => {
     const dir = mkdtempSync(join(tmpdir(), 'arw-bench-startup-'))
     dirs.push(dir)
@@ -194,8 +211,6 @@ export function startupTargets(): { targets: Target<StartupResult>[]; cleanup():
         run: warmed(() => timeStdioInitialize('daemon/bin/arw.js', ['mcp'], daemonEnv(mcpDir))),
       },
     ],
-    cleanup: () => {
-      for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
-    },
+    cleanup,
   }
 }
