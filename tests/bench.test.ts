@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { interleave } from '../bench/src/rounds.ts'
+import { spread } from '../bench/src/stats.ts'
 
 // Smoke runs of `npm run bench`: tiny rounds, few connections. They check that every target
 // answers the bench request correctly (the runner refuses to measure one that does not), that the
@@ -127,5 +129,31 @@ describe('npm run bench (smoke)', () => {
     const profile = bench(['profile', 'sse'])
     expect(profile.status).toBe(2)
     expect(profile.stderr).toContain('cannot profile sse')
+  })
+})
+
+describe('bench rounds', () => {
+  it('runs every target once per round, in the same order each round', async () => {
+    const order: string[] = []
+    const target = (name: string) => ({ name, run: async () => order.push(name) })
+    const results = await interleave(3, [target('raw'), target('fastify'), target('daemon')])
+    expect(order).toEqual([
+      'raw',
+      'fastify',
+      'daemon',
+      'raw',
+      'fastify',
+      'daemon',
+      'raw',
+      'fastify',
+      'daemon',
+    ])
+    expect(results.get('daemon')).toEqual([3, 6, 9])
+  })
+
+  it('summarizes rounds by their median and range, an even count by the mean of the middle two', () => {
+    expect(spread([30, 10, 20])).toEqual({ median: 20, min: 10, max: 30 })
+    expect(spread([40, 10, 30, 20])).toEqual({ median: 25, min: 10, max: 40 })
+    expect(spread([7])).toEqual({ median: 7, min: 7, max: 7 })
   })
 })
