@@ -422,12 +422,15 @@ async function profileCommand(group: string): Promise<void> {
 process.once('SIGINT', () => process.exit(130))
 process.once('SIGTERM', () => process.exit(143))
 
-let parsed: ReturnType<typeof parseArgs<{ options: { rounds: { type: 'string' } }; allowPositionals: true }>>
-try {
-  parsed = parseArgs({ options: { rounds: { type: 'string' } }, allowPositionals: true })
-} catch (error) {
-  usage(error instanceof Error ? error.message : String(error))
+function parseCommandLine() {
+  try {
+    return parseArgs({ options: { rounds: { type: 'string' } }, allowPositionals: true })
+  } catch (error) {
+    return usage(error instanceof Error ? error.message : String(error))
+  }
 }
+
+const parsed = parseCommandLine()
 const wanted = parsed.positionals
 const machine = describeMachine()
 if (wanted[0] === 'profile') {
