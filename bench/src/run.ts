@@ -213,7 +213,7 @@ async function sseGroup(rounds: number): Promise<void> {
       console.log(
         'target'.padEnd(22),
         'deliveries/s median (min–max)'.padEnd(30),
-        'events/s'.padStart(9),
+        'events/s median'.padStart(15),
         'subscribers left (min)'.padStart(23),
       )
       for (const t of targets) {
@@ -221,9 +221,9 @@ async function sseGroup(rounds: number): Promise<void> {
         console.log(
           t.name.padEnd(22),
           formatSpread(spread(r.map((x) => x.deliveriesPerSecond))).padEnd(30),
-          formatSpread(spread(r.map((x) => x.eventsPerSecond)))
-            .split(' ')[0]!
-            .padStart(9),
+          Math.round(spread(r.map((x) => x.eventsPerSecond)).median)
+            .toString()
+            .padStart(15),
           String(Math.min(...r.map((x) => x.subscribersLeft))).padStart(23),
         )
       }
