@@ -1,4 +1,14 @@
 export {
+  type DeclaredBinding,
+  HTTP_METHODS,
+  type HttpBinding,
+  type HttpMethod,
+  isQuerySchema,
+  isScalarSchema,
+  routeKey,
+  takesQuery,
+} from './http-binding.ts'
+export {
   compareSemver,
   formatToolId,
   isToolName,
@@ -14,6 +24,7 @@ export {
   Registry,
   RegistryError,
   type RegistryVisitor,
+  type ServedBinding,
 } from './registry.ts'
 export {
   type ClientChannel,

@@ -1,5 +1,6 @@
 import { ERRORS, type FieldError, PROBLEM_CODES, ProblemError } from '@arw/protocol'
 import type { TSchema } from 'typebox'
+import { type DeclaredBinding, declareBindings, HTTP_METHODS, routeKey } from './http-binding.ts'
 import { compareSemver, formatToolId, isToolName, parseSemver, parseToolRef } from './id.ts'
 import {
   DEFAULT_TIMEOUT_MS,
@@ -15,6 +16,14 @@ import { compileValidator, type Validator } from './validator.ts'
 export interface RegisteredTool extends ToolDeclaration {
   readonly inputValidator: Validator
   readonly outputValidator: Validator
+}
+
+/** A binding the HTTP surface serves, with the tool version that serves it. */
+export interface ServedBinding {
+  readonly binding: DeclaredBinding
+  readonly tool: RegisteredTool
+  /** Position of the binding in its tool's declaration (0: the first). */
+  readonly index: number
 }
 
 export interface RegisteredEvent extends Required<EventSpec> {
@@ -69,6 +78,8 @@ export class Registry {
   #events = new Map<string, RegisteredEvent>()
   #sortedTools: RegisteredTool[] = []
   #sortedEvents: RegisteredEvent[] = []
+  #bindings: ServedBinding[] = []
+  #bindingsByKey = new Map<string, ServedBinding>()
   #revision = 0
   #listeners = new Set<ChangeListener>()
 
@@ -111,6 +122,7 @@ export class Registry {
       if (spec?.permission !== undefined && !PERMISSION.test(spec.permission)) {
         problems.push(`${label}: permission must look like <scope>:<action>, e.g. connections:write`)
       }
+      const http = isObjectSchema(spec?.input) ? declareBindings(label, spec.http, spec.input, problems) : []
       if (problems.length > before) continue
       const id = formatToolId(spec.name, spec.version)
       if (this.#tools.has(id) || seen.has(id)) {
@@ -138,6 +150,7 @@ export class Registry {
             deprecation: spec.deprecation,
             permission: spec.permission,
             area: options.area,
+            http: Object.freeze(http),
             handler: spec.handler,
             inputValidator: compileValidator(spec.input),
             outputValidator: compileValidator(spec.output),
@@ -147,6 +160,7 @@ export class Registry {
         problems.push(`${id}: schema does not compile: ${(error as Error).message}`)
       }
     }
+    this.#checkBindingClashes(prepared, problems)
     if (problems.length > 0) throw new RegistryError(problems)
     for (const tool of prepared) {
       this.#tools.set(tool.id, tool)
@@ -159,6 +173,26 @@ export class Registry {
       prepared.map((t) => t.id),
       [],
     )
+  }
+
+  /**
+   * Versions of one name may share a route (the current one serves it); two names may not, since a
+   * request could not say which of them it means.
+   */
+  #checkBindingClashes(prepared: readonly RegisteredTool[], problems: string[]): void {
+    const owners = new Map<string, RegisteredTool>()
+    for (const tool of [...this.#tools.values(), ...prepared]) {
+      for (const binding of tool.http) {
+        const key = routeKey(binding.method, binding.path)
+        const owner = owners.get(key)
+        if (owner === undefined) owners.set(key, tool)
+        else if (owner.name !== tool.name) {
+          problems.push(
+            `${tool.id}: http ${binding.method} ${binding.path} is already bound by ${owner.id} (templated paths that differ only in parameter names are the same route)`,
+          )
+        }
+      }
+    }
   }
 
   /** Removes tool versions (e.g. a federated upstream went away). Unknown ids are ignored. */
@@ -221,6 +255,16 @@ export class Registry {
 
   events(): readonly RegisteredEvent[] {
     return this.#sortedEvents
+  }
+
+  /** Every REST binding served, by path then method, each with the tool version serving it. */
+  bindings(): readonly ServedBinding[] {
+    return this.#bindings
+  }
+
+  /** The binding serving `method` on a path template (parameter names do not matter). */
+  binding(method: string, path: string): ServedBinding | undefined {
+    return this.#bindingsByKey.get(routeKey(method, path))
   }
 
   event(kind: string): RegisteredEvent | undefined {
@@ -290,11 +334,44 @@ export class Registry {
     return () => this.#listeners.delete(listener)
   }
 
+  /**
+   * A route declared by several versions of a name is served by the version the bare name resolves
+   * to, or else by the one `current` would prefer among those that declare it.
+   */
+  #indexBindings(): void {
+    const byKey = new Map<string, ServedBinding>()
+    for (const name of [...this.#byName.keys()].sort()) {
+      const current = this.current(name)!
+      const versions = this.#byName.get(name)!
+      const preferred = [
+        current,
+        ...versions.filter((t) => t.stability === 'stable'),
+        ...versions.filter((t) => t.stability === 'experimental'),
+        ...versions,
+      ]
+      for (const tool of preferred) {
+        for (const [index, binding] of tool.http.entries()) {
+          const key = routeKey(binding.method, binding.path)
+          if (!byKey.has(key)) byKey.set(key, Object.freeze({ binding, tool, index }))
+        }
+      }
+    }
+    this.#bindingsByKey = byKey
+    this.#bindings = [...byKey.values()].sort((a, b) =>
+      a.binding.path !== b.binding.path
+        ? a.binding.path < b.binding.path
+          ? -1
+          : 1
+        : HTTP_METHODS.indexOf(a.binding.method) - HTTP_METHODS.indexOf(b.binding.method),
+    )
+  }
+
   #changed(added: string[], removed: string[]): void {
     this.#sortedTools = [...this.#tools.values()].sort(compareTools)
     this.#sortedEvents = [...this.#events.values()].sort((a, b) =>
       a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0,
     )
+    this.#indexBindings()
     this.#revision++
     if (added.length === 0 && removed.length === 0) return
     for (const listener of this.#listeners) listener({ added, removed, revision: this.#revision })

@@ -1,5 +1,6 @@
 import type { Principal, ProblemCode, Severity, TraceContext } from '@arw/protocol'
 import type { Static, TSchema } from 'typebox'
+import type { DeclaredBinding, HttpBinding } from './http-binding.ts'
 
 export type Stability = 'stable' | 'experimental' | 'deprecated'
 export type Risk = 'low' | 'medium' | 'high' | 'critical'
@@ -116,16 +117,23 @@ export interface ToolSpec<I extends TSchema = TSchema, O extends TSchema = TSche
    * every permission; others must list it (or a `<scope>:*` / `*` wildcard) in `permissions`.
    */
   permission?: string
+  /**
+   * REST routes that serve this tool besides `POST /tools/{id}:invoke`, e.g. `GET /connections` or
+   * both `PATCH` and `PUT` on `/connections/{id}`. Path parameters name input properties.
+   */
+  http?: HttpBinding | readonly HttpBinding[]
   handler(input: Static<I>, ctx: C): Promise<Static<O>> | Static<O>
 }
 
 /** A registered, frozen declaration with its derived fields. */
 export interface ToolDeclaration
   extends Required<
-    Omit<ToolSpec<TSchema, TSchema, any>, 'deprecation' | 'limits' | 'errors' | 'permission'>
+    Omit<ToolSpec<TSchema, TSchema, any>, 'deprecation' | 'limits' | 'errors' | 'permission' | 'http'>
   > {
   id: string
   errors: readonly ProblemCode[]
+  /** Its REST bindings, in declaration order (empty when it has none). */
+  http: readonly DeclaredBinding[]
   limits: ToolLimits
   deprecation: Deprecation | undefined
   permission: string | undefined
