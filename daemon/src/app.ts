@@ -20,6 +20,7 @@ import type { SettleStage } from './pipeline/settle.ts'
 import { createRegistry, type RegistryOptions, servedAreas } from './registry.ts'
 import { surfaceRoutes } from './routes.ts'
 import type { Services } from './services.ts'
+import { bindingRoutes } from './surfaces/http/bindings.ts'
 import { installProblemHandlers } from './surfaces/http/problems.ts'
 import { type BoundRoute, registerRoutes } from './surfaces/http/route.ts'
 import { installValidation } from './surfaces/http/validation.ts'
@@ -60,6 +61,16 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   const journal = new Journal(store)
   const areas = servedAreas(config, options)
   const registry = options.registry ?? createRegistry({ ...options, config })
+  // Tools' REST bindings are routes too (same entry hook and stats; spec/ documents them from the
+  // registry). One that takes a route of the daemon fails the build before any area starts.
+  let bindings: ReturnType<typeof bindingRoutes>
+  try {
+    bindings = bindingRoutes(registry, [...surfaceRoutes(), ...areas.flatMap((a) => a.routes ?? [])])
+  } catch (error) {
+    await journal.close()
+    await store.close()
+    throw error
+  }
   const metrics = new Metrics(journal)
   const admission = new Admission()
 
@@ -164,7 +175,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   installValidation(app)
   installProblemHandlers(app)
 
-  registerRoutes(app, services, routes)
+  registerRoutes(app, services, [...routes, ...bindings.map((route) => ({ route, ctx: services }))])
 
   app.addHook('preClose', async () => {
     closeSse(services)

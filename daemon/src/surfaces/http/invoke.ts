@@ -1,10 +1,10 @@
 import type { ServerResponse } from 'node:http'
-import { ERRORS, ProblemError } from '@arw/protocol'
+import { ERRORS, type Problem, ProblemError } from '@arw/protocol'
 import type { RegisteredTool } from '@arw/registry'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { defineRoute } from '../../kernel/route.ts'
-import { InvokeError } from '../../pipeline/invoke.ts'
+import { InvokeError, type InvokeOutcome } from '../../pipeline/invoke.ts'
 import type { Services } from '../../services.ts'
 import { sendProblem } from './problems.ts'
 
@@ -139,33 +139,73 @@ export const invokeRoute = defineRoute<Services>({
       step?: string
       approval_id?: string
     }
-    const key = request.headers['idempotency-key']
-    const surface = request.headers['x-arw-surface']
-    try {
-      const outcome = await services.pipeline.invoke({
-        ref: call.slice(0, -SUFFIX.length),
-        input: body.input === undefined ? {} : body.input,
-        principal: request.principal!,
-        trace: request.trace,
-        surface: surface === 'cli' || surface === 'debug' ? surface : 'http',
-        instance: request.url.split('?')[0]!,
-        ...(body.approval_id !== undefined ? { approvalId: body.approval_id } : {}),
-        ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
-        ...(body.step !== undefined ? { step: body.step } : {}),
-        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
-        // A caller that hangs up cancels its call, watched only if the handler looks at its signal.
-        watchCancel: watchClose.bind(reply.raw),
-      })
-      deprecationHeaders(reply, outcome.tool)
-      if (outcome.replayed) reply.header('idempotent-replayed', 'true')
-      return outcome.result
-    } catch (error) {
-      if (error instanceof InvokeError) {
-        if (error.tool) deprecationHeaders(reply, error.tool)
-        if (error.replayed) reply.header('idempotent-replayed', 'true')
-        return sendProblem(reply, error.problem)
-      }
-      throw error
+    const httpCall: HttpCall = {
+      ref: call.slice(0, -SUFFIX.length),
+      input: body.input === undefined ? {} : body.input,
+      ...(body.approval_id !== undefined ? { approvalId: body.approval_id } : {}),
+      ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
+      ...(body.step !== undefined ? { step: body.step } : {}),
     }
+    return invokeOverHttp(services, request, reply, httpCall, (outcome) => outcome.result)
   },
 })
+
+/** What an HTTP route hands to the pipeline besides what every HTTP call shares. */
+export interface HttpCall {
+  ref: string
+  input: unknown
+  approvalId?: string
+  taskId?: string
+  step?: string
+  /** Where an input field was in the request, from its `/input/...` pointer (a REST binding's path, query or body). */
+  locate?: (pointer: string) => string
+}
+
+/** Field pointers of the pipeline's problem moved to where the request carried each field. */
+function located(problem: Problem, locate: ((pointer: string) => string) | undefined): Problem {
+  if (locate === undefined || problem.errors === undefined) return problem
+  return { ...problem, errors: problem.errors.map((e) => ({ ...e, pointer: locate(e.pointer) })) }
+}
+
+/**
+ * One tool call from an HTTP request, the same for `:invoke` and every REST binding: the request's
+ * principal, trace and Idempotency-Key, the request path as problem instance, cancellation when the
+ * client hangs up, deprecation and replay headers, and the pipeline's problem on failure. `answer`
+ * turns the outcome into the body.
+ */
+export async function invokeOverHttp(
+  services: Services,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  call: HttpCall,
+  answer: (outcome: InvokeOutcome) => unknown,
+): Promise<unknown> {
+  const key = request.headers['idempotency-key']
+  const surface = request.headers['x-arw-surface']
+  try {
+    const outcome = await services.pipeline.invoke({
+      ref: call.ref,
+      input: call.input,
+      principal: request.principal!,
+      trace: request.trace,
+      surface: surface === 'cli' || surface === 'debug' ? surface : 'http',
+      instance: request.url.split('?')[0]!,
+      ...(call.approvalId !== undefined ? { approvalId: call.approvalId } : {}),
+      ...(call.taskId !== undefined ? { taskId: call.taskId } : {}),
+      ...(call.step !== undefined ? { step: call.step } : {}),
+      ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      // A caller that hangs up cancels its call, watched only if the handler looks at its signal.
+      watchCancel: watchClose.bind(reply.raw),
+    })
+    deprecationHeaders(reply, outcome.tool)
+    if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+    return answer(outcome)
+  } catch (error) {
+    if (error instanceof InvokeError) {
+      if (error.tool) deprecationHeaders(reply, error.tool)
+      if (error.replayed) reply.header('idempotent-replayed', 'true')
+      return sendProblem(reply, located(error.problem, call.locate))
+    }
+    throw error
+  }
+}

@@ -3,25 +3,50 @@ import { compileValidator } from '@arw/registry'
 import type { FastifyInstance } from 'fastify'
 import type { TSchema } from 'typebox'
 
-type JsonSchema = { type?: string | string[]; properties?: Record<string, JsonSchema>; items?: JsonSchema }
+type JsonSchema = {
+  type?: string | string[]
+  properties?: Record<string, JsonSchema>
+  items?: JsonSchema
+  anyOf?: JsonSchema[]
+  const?: unknown
+}
 
 // Only plain decimal forms are numbers: Number() would also take ' 5', '0x10' and '1e2', so
 // `?after=0x10` would quietly mean 16 instead of being refused.
 const INTEGER = /^-?\d{1,16}$/
 const NUMBER = /^-?\d{1,16}(\.\d{1,16})?([eE][+-]?\d{1,3})?$/
 
-/** Query values arrive as strings; convert the ones the schema types as numbers or booleans. */
-function coerceQuery(schema: JsonSchema, query: Record<string, unknown>): Record<string, unknown> {
+/** The types a value of this schema may have, in the schema's order (a union's branches in turn). */
+function typesOf(schema: JsonSchema): string[] {
+  if (schema.type !== undefined) return Array.isArray(schema.type) ? schema.type : [schema.type]
+  if ('const' in schema) return [typeof schema.const]
+  return (schema.anyOf ?? []).flatMap(typesOf)
+}
+
+/** The value a string stands for under the first of the schema's types it is written as; a string type keeps it. */
+function coerceScalar(schema: JsonSchema, value: string): unknown {
+  for (const type of typesOf(schema)) {
+    if (type === 'string') return value
+    if ((type === 'integer' ? INTEGER : type === 'number' ? NUMBER : undefined)?.test(value))
+      return Number(value)
+    if (type === 'boolean' && (value === 'true' || value === 'false')) return value === 'true'
+  }
+  return value
+}
+
+/**
+ * Query values arrive as strings; convert the ones the schema types as numbers or booleans. A
+ * property typed as an array takes a repeated parameter (`?tag=a&tag=b`) or a single one.
+ */
+export function coerceQuery(schema: JsonSchema, query: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...query }
   for (const [name, prop] of Object.entries(schema.properties ?? {})) {
     const value = out[name]
-    if (typeof value !== 'string') continue
-    const type = Array.isArray(prop.type) ? prop.type[0] : prop.type
-    if ((type === 'integer' ? INTEGER : type === 'number' ? NUMBER : undefined)?.test(value)) {
-      out[name] = Number(value)
-    } else if (type === 'boolean' && (value === 'true' || value === 'false')) {
-      out[name] = value === 'true'
-    }
+    if (prop.type === 'array' && prop.items) {
+      const list = typeof value === 'string' ? [value] : value
+      if (!Array.isArray(list)) continue
+      out[name] = list.map((item) => (typeof item === 'string' ? coerceScalar(prop.items!, item) : item))
+    } else if (typeof value === 'string') out[name] = coerceScalar(prop, value)
   }
   return out
 }
