@@ -1,5 +1,5 @@
 import { isProblemCode, PROBLEM_CONTENT_TYPE, type ProblemCode } from '@arw/protocol'
-import type { RegisteredTool, Registry } from '@arw/registry'
+import { type RegisteredTool, type Registry, type ServedBinding, takesQuery } from '@arw/registry'
 import {
   type HeadersObject,
   type MediaTypeObject,
@@ -86,6 +86,8 @@ export function emitOpenApi(options: OpenApiOptions): OpenAPIObject {
   const planned: PlannedOperation[] = []
   for (const route of options.routes) planned.push(routeOperation(route, responses, problems))
   for (const tool of options.registry.tools()) planned.push(toolOperation(tool, schemas, responses, problems))
+  for (const served of options.registry.bindings())
+    planned.push(bindingOperation(served, responses, problems))
 
   checkUnique(planned, problems)
   for (const name of schemas.keys()) {
@@ -361,27 +363,9 @@ function deprecationNote(tool: RegisteredTool): string | undefined {
   return parts.join(' ')
 }
 
-/** `POST /tools/<id>:invoke`: the generic invoke route with this version's schemas filled in. */
-function toolOperation(
-  tool: RegisteredTool,
-  schemas: Map<string, SchemaObject>,
-  shared: Map<string, ResponseObject>,
-  problems: string[],
-): PlannedOperation {
-  const label = `tool ${tool.id}`
-  const input = toolSchemaName(tool, 'Input')
-  const output = toolSchemaName(tool, 'Output')
-  for (const [name, schema, part] of [
-    [input, tool.input, 'input'],
-    [output, tool.output, 'output'],
-  ] as const) {
-    if (schemas.has(name)) problems.push(`${label}: component schema ${name} is already taken`)
-    schemas.set(name, toJsonObject(schema, `${label} ${part} schema`, problems) as SchemaObject)
-  }
-  const ref = (name: string): ReferenceObject => ({ $ref: `#/components/schemas/${name}` })
+/** Headers of a tool call's success answer: the trace, replay and (deprecated versions) deprecation. */
+function toolHeaders(tool: RegisteredTool): HeadersObject {
   const deprecated = tool.stability === 'deprecated'
-  const note = deprecationNote(tool)
-
   const headers: HeadersObject = {
     traceparent: { description: 'W3C trace context of this call.', schema: { type: 'string' } },
     'idempotent-replayed': {
@@ -406,6 +390,68 @@ function toolOperation(
       }
     }
   }
+  return headers
+}
+
+/** Problems a call of this tool can answer with, on any route that calls it. */
+function toolCodes(tool: RegisteredTool): Set<ProblemCode> {
+  return new Set<ProblemCode>([
+    ...EVERY_ROUTE,
+    ...(TOOL_AUTH === 'admin' ? ADMIN_ROUTE : []),
+    ...PIPELINE,
+    ...tool.errors,
+  ])
+}
+
+/** Paragraphs of the description of every operation that calls a tool. */
+function toolDescription(tool: RegisteredTool): string[] {
+  const note = deprecationNote(tool)
+  return [
+    tool.description,
+    ...(note ? [note] : []),
+    ...(tool.permission !== undefined
+      ? [
+          `Needs the permission \`${tool.permission}\` (admins hold every permission); without it: 403 forbidden.`,
+        ]
+      : []),
+  ]
+}
+
+/** The `x-arw-*` extensions of every operation that calls a tool. */
+function toolExtensions(tool: RegisteredTool, label: string, problems: string[]): Record<string, unknown> {
+  return {
+    'x-arw-stability': tool.stability,
+    'x-arw-risk': tool.risk,
+    'x-arw-hints': definedHints(tool),
+    'x-arw-capabilities': [...tool.capabilities],
+    ...(tool.permission !== undefined ? { 'x-arw-permission': tool.permission } : {}),
+    ...(tool.deprecation
+      ? { 'x-arw-deprecation': toJsonObject(tool.deprecation, `${label} deprecation`, problems) }
+      : {}),
+  }
+}
+
+/** `POST /tools/<id>:invoke`: the generic invoke route with this version's schemas filled in. */
+function toolOperation(
+  tool: RegisteredTool,
+  schemas: Map<string, SchemaObject>,
+  shared: Map<string, ResponseObject>,
+  problems: string[],
+): PlannedOperation {
+  const label = `tool ${tool.id}`
+  const input = toolSchemaName(tool, 'Input')
+  const output = toolSchemaName(tool, 'Output')
+  for (const [name, schema, part] of [
+    [input, tool.input, 'input'],
+    [output, tool.output, 'output'],
+  ] as const) {
+    if (schemas.has(name)) problems.push(`${label}: component schema ${name} is already taken`)
+    schemas.set(name, toJsonObject(schema, `${label} ${part} schema`, problems) as SchemaObject)
+  }
+  const ref = (name: string): ReferenceObject => ({ $ref: `#/components/schemas/${name}` })
+  const deprecated = tool.stability === 'deprecated'
+
+  const headers = toolHeaders(tool)
 
   const responses: ResponsesObject = {
     '200': {
@@ -427,26 +473,13 @@ function toolOperation(
       },
     },
   }
-  const codes = new Set<ProblemCode>([
-    ...EVERY_ROUTE,
-    ...(TOOL_AUTH === 'admin' ? ADMIN_ROUTE : []),
-    ...PIPELINE,
-    ...tool.errors,
-  ])
-  addProblemResponses(responses, codes, shared, label, problems)
+  addProblemResponses(responses, toolCodes(tool), shared, label, problems)
 
   const operation: OperationObject = {
-    operationId: tool.id,
+    // A bound tool's first REST binding carries the bare id (see bindingOperationId).
+    operationId: tool.http.length > 0 ? `${tool.id}:invoke` : tool.id,
     summary: tool.title,
-    description: [
-      tool.description,
-      ...(note ? [note] : []),
-      ...(tool.permission !== undefined
-        ? [
-            `Needs the permission \`${tool.permission}\` (admins hold every permission); without it: 403 forbidden.`,
-          ]
-        : []),
-    ].join('\n\n'),
+    description: toolDescription(tool).join('\n\n'),
     tags: ['tools'],
     ...(deprecated ? { deprecated: true } : {}),
     ...(TOOL_AUTH === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
@@ -479,16 +512,91 @@ function toolOperation(
       },
     },
     responses,
-    'x-arw-stability': tool.stability,
-    'x-arw-risk': tool.risk,
-    'x-arw-hints': definedHints(tool),
-    'x-arw-capabilities': [...tool.capabilities],
-    ...(tool.permission !== undefined ? { 'x-arw-permission': tool.permission } : {}),
-    ...(tool.deprecation
-      ? { 'x-arw-deprecation': toJsonObject(tool.deprecation, `${label} deprecation`, problems) }
-      : {}),
+    ...toolExtensions(tool, label, problems),
   }
   return { path: `/tools/${tool.id}:invoke`, method: 'POST', operation, label }
+}
+
+/**
+ * The operationId of a REST binding: the first binding of a tool keeps the tool's id, so a tool
+ * served at `GET /connections` is `conn.list@1.0.0` there; further bindings add `:http<n>` (their
+ * 1-based position in the declaration) and the tool's `:invoke` operation adds `:invoke`.
+ */
+function bindingOperationId(served: ServedBinding): string {
+  return served.index === 0 ? served.tool.id : `${served.tool.id}:http${served.index + 1}`
+}
+
+/**
+ * A tool's REST binding: path parameters and (GET, DELETE) query parameters from the input
+ * schema's properties, or (POST, PUT, PATCH) the input minus its path parameters as the body; the
+ * success answer is the output itself with the binding's status. Problems and extensions are the
+ * tool's, as on its `:invoke` operation.
+ */
+function bindingOperation(
+  served: ServedBinding,
+  shared: Map<string, ResponseObject>,
+  problems: string[],
+): PlannedOperation {
+  const { binding, tool } = served
+  const label = `tool ${tool.id} http ${binding.method} ${binding.path}`
+  const input = toJsonObject(tool.input, `${label} input schema`, problems)
+  const properties = Object.fromEntries(propertiesOf(input))
+  const required = requiredOf(input)
+  const ref = (name: string): ReferenceObject => ({ $ref: `#/components/schemas/${name}` })
+
+  const parameters: Array<ParameterObject | ReferenceObject> = []
+  for (const name of binding.params) parameters.push(parameter(name, 'path', properties[name]!, true))
+  if (takesQuery(binding.method)) {
+    for (const [name, schema] of Object.entries(properties)) {
+      if (!binding.params.includes(name))
+        parameters.push(parameter(name, 'query', schema, required.has(name)))
+    }
+  }
+  parameters.push({ $ref: IDEMPOTENCY_KEY_REF })
+
+  let requestBody: OperationObject['requestBody']
+  if (!takesQuery(binding.method)) {
+    let body: SchemaObject | ReferenceObject = ref(toolSchemaName(tool, 'Input'))
+    let bodyRequired = required.size > 0
+    if (binding.params.length > 0) {
+      // The body is the input without what the path already says.
+      const rest = Object.entries(properties).filter(([name]) => !binding.params.includes(name))
+      const restRequired = [...required].filter((name) => !binding.params.includes(name))
+      const derived: JsonObject = { ...input, properties: Object.fromEntries(rest) }
+      if (restRequired.length > 0) derived['required'] = restRequired
+      else delete derived['required']
+      body = derived as SchemaObject
+      bodyRequired = restRequired.length > 0
+    }
+    requestBody = { required: bodyRequired, content: { [JSON_TYPE]: { schema: body } } }
+  }
+
+  const success: ResponseObject = {
+    description: `${tool.id} ran; ${binding.status === 204 ? 'it answers no body' : 'the body is its output, which matched the declared output schema'}.`,
+    headers: toolHeaders(tool),
+  }
+  if (binding.status !== 204) {
+    success.content = { [JSON_TYPE]: { schema: ref(toolSchemaName(tool, 'Output')) } }
+  }
+  const responses: ResponsesObject = { [String(binding.status)]: success }
+  addProblemResponses(responses, toolCodes(tool), shared, label, problems)
+
+  const deprecated = tool.stability === 'deprecated'
+  const servesNote = `Serves \`${tool.id}\`: the same call as \`POST /tools/${tool.id}:invoke\` (one pipeline, one journal record), answering the output itself.`
+  const operation: OperationObject = {
+    operationId: bindingOperationId(served),
+    summary: tool.title,
+    description: [...toolDescription(tool), servesNote].join('\n\n'),
+    tags: ['tools'],
+    ...(deprecated ? { deprecated: true } : {}),
+    ...(TOOL_AUTH === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
+    parameters,
+    ...(requestBody ? { requestBody } : {}),
+    responses,
+    'x-arw-tool': tool.id,
+    ...toolExtensions(tool, label, problems),
+  }
+  return { path: binding.path, method: binding.method, operation, label }
 }
 
 function checkUnique(planned: readonly PlannedOperation[], problems: string[]): void {
