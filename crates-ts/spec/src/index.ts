@@ -16,7 +16,7 @@ export {
   type McpToolAnnotations,
 } from './mcp-catalog.ts'
 export { mcpAlias, mcpListing, mcpNameToRef } from './mcp-names.ts'
-export { emitOpenApi, type OpenApiOptions } from './openapi.ts'
+export { bindingOperationId, emitOpenApi, type OpenApiOptions } from './openapi.ts'
 export { ProblemSchema, statusesOf } from './problem-schema.ts'
 export type { HttpMethod, HttpRouteDoc, ResponseDoc } from './route.ts'
 export { SpecError } from './spec-error.ts'

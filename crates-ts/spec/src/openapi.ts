@@ -522,7 +522,7 @@ function toolOperation(
  * served at `GET /connections` is `conn.list@1.0.0` there; further bindings add `:http<n>` (their
  * 1-based position in the declaration) and the tool's `:invoke` operation adds `:invoke`.
  */
-function bindingOperationId(served: ServedBinding): string {
+export function bindingOperationId(served: ServedBinding): string {
   return served.index === 0 ? served.tool.id : `${served.tool.id}:http${served.index + 1}`
 }
 

@@ -1,5 +1,6 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import { type DeclaredBinding, type Registry, routeKey, type ServedBinding, takesQuery } from '@arw/registry'
+import { bindingOperationId } from '@arw/spec'
 import type { FastifyRequest } from 'fastify'
 import { defineRoute, type RouteDef } from '../../kernel/route.ts'
 import type { Services } from '../../services.ts'
@@ -99,7 +100,7 @@ function bindingRoute(registry: Registry, served: ServedBinding): RouteDef<Servi
     doc: {
       method: binding.method,
       path: binding.path,
-      operationId: `${binding.method} ${binding.path}`,
+      operationId: bindingOperationId(served),
       summary: served.tool.title,
       tags: ['tools'],
       auth: 'admin',
