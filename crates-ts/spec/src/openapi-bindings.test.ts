@@ -133,6 +133,9 @@ describe('emitOpenApi with REST bindings', () => {
       content: { 'application/json': { schema: { $ref: '#/components/schemas/conn.list_1.0.0_Output' } } },
     })
     expect(list['x-arw-tool']).toBe('conn.list@1.0.0')
+    // What the parameters must satisfy together is the input schema's to say.
+    expect(list.description).toContain('must match `conn.list_1.0.0_Input`')
+    expect(list.tags).toEqual(['tools'])
     expect(list['x-arw-stability']).toBe('stable')
     // The same problem answers as the tool's :invoke operation.
     const invoke = op(doc, '/tools/conn.list@1.0.0:invoke', 'post')
@@ -224,3 +227,27 @@ describe('emitOpenApi with REST bindings', () => {
 function problemStatuses(operation: OperationObject): string[] {
   return Object.keys(operation.responses ?? {}).filter((s) => Number(s) >= 400)
 }
+
+describe('the tag of a binding', () => {
+  it("is the tool's area when it has one", () => {
+    const registry = new Registry()
+    registry.addTools(
+      [
+        defineTool({
+          name: 'conn.count',
+          version: '1.0.0',
+          title: 'Count connections',
+          description: 'How many.',
+          input: Type.Object({}),
+          output: Type.Object({ count: Type.Integer() }),
+          http: { method: 'GET', path: '/connections/count' },
+          handler: () => ({ count: 0 }),
+        }),
+      ],
+      { area: 'connections' },
+    )
+    const doc = emit(registry)
+    expect(op(doc, '/connections/count', 'get').tags).toEqual(['connections'])
+    expect(op(doc, '/tools/conn.count@1.0.0:invoke', 'post').tags).toEqual(['tools'])
+  })
+})

@@ -582,12 +582,19 @@ function bindingOperation(
   addProblemResponses(responses, toolCodes(tool), shared, label, problems)
 
   const deprecated = tool.stability === 'deprecated'
-  const servesNote = `Serves \`${tool.id}\`: the same call as \`POST /tools/${tool.id}:invoke\` (one pipeline, one journal record), answering the output itself.`
+  const servesNote = [
+    `Serves \`${tool.id}\`: the same call as \`POST /tools/${tool.id}:invoke\` (one pipeline, one journal record), answering the output itself.`,
+    // OpenAPI parameters cannot say what they must satisfy together (one of two, say); the schema can.
+    ...(takesQuery(binding.method)
+      ? [`Together, the parameters are the input and must match \`${toolSchemaName(tool, 'Input')}\`.`]
+      : []),
+  ].join(' ')
   const operation: OperationObject = {
     operationId: bindingOperationId(served),
     summary: tool.title,
     description: [...toolDescription(tool), servesNote].join('\n\n'),
-    tags: ['tools'],
+    // Beside the routes of the tool's area rather than among the per-tool :invoke operations.
+    tags: [tool.area ?? 'tools'],
     ...(deprecated ? { deprecated: true } : {}),
     ...(TOOL_AUTH === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
     parameters,
