@@ -140,4 +140,24 @@ describe('compiled validators', () => {
     )
     expect(errors).toHaveLength(4)
   })
+
+  it('says which properties an object needs when it must have one of several', () => {
+    const registry = new Registry()
+    registry.addTools([
+      tool('v.any', '1.0.0', {
+        input: Type.Object(
+          {
+            a: Type.Optional(Type.String()),
+            b: Type.Optional(Type.String()),
+            c: Type.Optional(Type.String()),
+          },
+          { anyOf: [{ required: ['a'] }, { required: ['b', 'c'] }] },
+        ),
+      }),
+    ])
+    const v = registry.resolve('v.any').inputValidator
+    expect(v.check({ a: 'x' })).toBe(true)
+    expect(v.check({ b: 'x', c: 'y' })).toBe(true)
+    expect(v.errors({ b: 'x' })).toEqual([{ pointer: '', message: 'needs a or b and c', keyword: 'anyOf' }])
+  })
 })

@@ -43,6 +43,13 @@ function unionMessage(schema: TSchema | undefined): string | undefined {
   const consts = branches.map((b) => (b as { const?: unknown }).const)
   if (consts.every((c) => c !== undefined))
     return `must be one of ${consts.map((c) => JSON.stringify(c)).join(', ')}`
+  // `anyOf: [{ required: ['a'] }, { required: ['b'] }]`: an object that needs a or b.
+  const required = branches.map((b) => {
+    const branch = b as { required?: unknown }
+    return Object.keys(branch).length === 1 && Array.isArray(branch.required) ? branch.required : undefined
+  })
+  if (required.every((r) => r !== undefined && r.length > 0))
+    return `needs ${required.map((r) => r!.join(' and ')).join(' or ')}`
   return undefined
 }
 
