@@ -90,8 +90,10 @@ export interface paths {
         /**
          * What the journal knows of a task or trace
          * @description Events recorded for `task_id` (set by callers in the invoke body) or `trace_id`, oldest first; `step` keeps only the calls of that step.
+         *
+         *     Serves `introspect.probe@1.0.0`: the same call as `POST /tools/introspect.probe@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `introspect.probe_1.0.0_Input`.
          */
-        get: operations["probe"];
+        get: operations["introspect.probe@1.0.0"];
         put?: never;
         post?: never;
         delete?: never;
@@ -296,6 +298,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tools/introspect.probe@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What the journal knows of a task or trace
+         * @description Events recorded for `task_id` (set by callers in the invoke body) or `trace_id`, oldest first; `step` keeps only the calls of that step.
+         */
+        post: operations["introspect.probe@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tools/introspect.tools@1.0.0:invoke": {
         parameters: {
             query?: never;
@@ -455,6 +477,20 @@ export interface components {
             digest: string;
             /** @description Length of the hashed input in bytes. */
             bytes: number;
+        };
+        "introspect.probe_1.0.0_Input": {
+            task_id?: string;
+            trace_id?: string;
+            step?: string;
+            /** @default 200 */
+            limit: number;
+        } | unknown | unknown;
+        "introspect.probe_1.0.0_Output": {
+            task_id: string | null;
+            trace_id: string | null;
+            step: string | null;
+            count: number;
+            events: unknown[];
         };
         "introspect.tools_1.0.0_Input": {
             /** @description Case-insensitive text in id, title or description. */
@@ -908,7 +944,7 @@ export interface operations {
             500: components["responses"]["Problem500.internal_error"];
         };
     };
-    probe: {
+    "introspect.probe@1.0.0": {
         parameters: {
             query?: {
                 task_id?: string;
@@ -916,35 +952,40 @@ export interface operations {
                 step?: string;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The matching events. */
+            /** @description introspect.probe@1.0.0 ran; the body is its output, which matched the declared output schema. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this call. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        task_id: string | null;
-                        trace_id: string | null;
-                        step: string | null;
-                        count: number;
-                        events: unknown[];
-                    };
+                    "application/json": components["schemas"]["introspect.probe_1.0.0_Output"];
                 };
             };
+            202: components["responses"]["Problem202.approval_required"];
             400: components["responses"]["Problem400.validation_failed"];
             401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden"];
+            403: components["responses"]["Problem403.forbidden.policy_denied"];
             404: components["responses"]["Problem404.not_found"];
+            409: components["responses"]["Problem409.conflict"];
             413: components["responses"]["Problem413.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
             500: components["responses"]["Problem500.internal_error"];
+            503: components["responses"]["Problem503.unavailable"];
+            504: components["responses"]["Problem504.timeout"];
         };
     };
     debugUi: {
@@ -1384,6 +1425,64 @@ export interface operations {
                          * @constant
                          */
                         tool: "hash.digest@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["Problem202.approval_required"];
+            400: components["responses"]["Problem400.validation_failed"];
+            401: components["responses"]["Problem401.unauthorized"];
+            403: components["responses"]["Problem403.forbidden.policy_denied"];
+            404: components["responses"]["Problem404.not_found"];
+            409: components["responses"]["Problem409.conflict"];
+            413: components["responses"]["Problem413.payload_too_large"];
+            415: components["responses"]["Problem415.validation_failed"];
+            429: components["responses"]["Problem429.rate_limited"];
+            500: components["responses"]["Problem500.internal_error"];
+            503: components["responses"]["Problem503.unavailable"];
+            504: components["responses"]["Problem504.timeout"];
+        };
+    };
+    "introspect.probe@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["introspect.probe_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description introspect.probe@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this call. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["introspect.probe_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "introspect.probe@1.0.0";
                         trace_id: string;
                         duration_ms: number;
                     };

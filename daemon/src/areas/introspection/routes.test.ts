@@ -103,6 +103,7 @@ describe('first-party tools', () => {
     expect(res.json().output.tools.map((t: { id: string }) => t.id)).toEqual(['hash.digest@1.0.0'])
     const byCap = await call('introspect.tools', { capability: 'introspection' })
     expect(byCap.json().output.tools.map((t: { id: string }) => t.id)).toEqual([
+      'introspect.probe@1.0.0',
       'introspect.tools@1.0.0',
       'memory.probe@1.0.0',
     ])
