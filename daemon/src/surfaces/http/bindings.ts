@@ -27,11 +27,6 @@ function pathOf(request: FastifyRequest): string {
 }
 
 /**
- * The tool's input from a bound request: path parameters plus the query (GET, DELETE) or the JSON
- * body (POST, PUT, PATCH), strings coerced by the input schema's types as in any query. A value
- * given twice (a body or query property and the path parameter of the same name) must agree.
- */
-/**
  * Where an input field was in a bound request, as the daemon's other routes point at fields: path
  * parameters under `/params`, the query under `/query`, the body from its root. `/input/limit` of a
  * GET is `/query/limit`; `/input/name` of a PATCH is `/name`.
@@ -47,6 +42,11 @@ function locator(binding: DeclaredBinding): (pointer: string) => string {
   }
 }
 
+/**
+ * The tool's input from a bound request: path parameters plus the query (GET, DELETE) or the JSON
+ * body (POST, PUT, PATCH), strings coerced by the input schema's types as in any query. A value
+ * given twice (a body or query property and the path parameter of the same name) must agree.
+ */
 function inputOf(
   served: ServedBinding,
   routeParams: readonly string[],
@@ -109,9 +109,8 @@ function bindingRoute(registry: Registry, served: ServedBinding): RouteDef<Servi
     handler: (services) => async (request, reply) => {
       // Looked up per request: the version serving a route changes when versions come and go.
       const current = registry.binding(binding.method, binding.path)
-      const instance = pathOf(request)
       if (current === undefined) {
-        throw new ProblemError(ERRORS.route_not_found, { method: request.method, path: instance })
+        throw new ProblemError(ERRORS.route_not_found, { method: request.method, path: pathOf(request) })
       }
       const input = inputOf(current, binding.params, request)
       const { status } = current.binding
