@@ -5,6 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import pino, { type Logger } from 'pino'
 import { adminTokenAuthenticator } from './auth/admin-token.ts'
 import { AuthChain } from './auth/chain.ts'
+import { localOperatorAuthenticator } from './auth/local-operator.ts'
 import { guardOptions } from './auth/request-guard.ts'
 import type { Config } from './config.ts'
 import { daemonStarted } from './events.ts'
@@ -20,6 +21,8 @@ import type { SettleStage } from './pipeline/settle.ts'
 import { createRegistry, type RegistryOptions, servedAreas } from './registry.ts'
 import { surfaceRoutes } from './routes.ts'
 import type { Services } from './services.ts'
+import { ensureStateDir } from './state/dir.ts'
+import { StateLock } from './state/lock.ts'
 import { bindingRoutes } from './surfaces/http/bindings.ts'
 import { installProblemHandlers } from './surfaces/http/problems.ts'
 import { type BoundRoute, registerRoutes } from './surfaces/http/route.ts'
@@ -57,7 +60,17 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       redact: { paths: REDACT, censor: '[redacted]' },
       base: { service: 'arw' },
     })
-  const store = Store.open({ dir: config.stateDir, durability: config.durability })
+  // Exactly one process writes a state directory: a second one would keep its own sequence and
+  // overwrite the first one's records.
+  ensureStateDir(config.stateDir)
+  const lock = StateLock.acquire(config.stateDir)
+  let store: Store
+  try {
+    store = Store.open({ dir: config.stateDir, durability: config.durability })
+  } catch (error) {
+    lock.release()
+    throw error
+  }
   const journal = new Journal(store)
   const areas = servedAreas(config, options)
   const registry = options.registry ?? createRegistry({ ...options, config })
@@ -103,6 +116,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     await closeRuntimes(runtimes, logger)
     await journal.close()
     await store.close()
+    lock.release()
     throw error
   }
   const plugged = runtimes.map((r) => r.runtime)
@@ -124,6 +138,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   resolveStarted(pipeline)
   const auth = new AuthChain({
     authenticators: [
+      localOperatorAuthenticator(lock.token),
       ...(config.adminTokenSha256 ? [adminTokenAuthenticator(config.adminTokenSha256)] : []),
       ...plugged.flatMap((r) => r.authenticators ?? []),
     ],
@@ -144,6 +159,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     auth,
     guard: guardOptions(config),
     metrics,
+    stateLock: lock,
     logger,
     startedAt: Date.now(),
     routeDocs: routes.map((r) => r.route.doc),
@@ -186,6 +202,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     // Writes already issued are committed before the environment closes.
     await journal.close()
     await store.close()
+    lock.release()
   })
 
   const head = journal.head

@@ -19,6 +19,10 @@ export async function startDaemon(
   const port = typeof address === 'object' && address ? address.port : config.port
   const host = config.host.includes(':') ? `[${config.host}]` : config.host
   const url = `http://${host}:${port}`
+  // `arw mcp` on the same state directory finds the daemon here and forwards to it.
+  // A wildcard address is reached locally through loopback.
+  const local = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : host
+  app.arw.stateLock.advertise(`http://${local}:${port}`)
   app.log.info(
     {
       url,

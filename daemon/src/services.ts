@@ -8,6 +8,7 @@ import type { GuardOptions } from './auth/request-guard.ts'
 import type { Config } from './config.ts'
 import type { Metrics } from './kernel/metrics.ts'
 import type { Pipeline } from './pipeline/invoke.ts'
+import type { StateLock } from './state/lock.ts'
 
 /**
  * The core services of one daemon, decorated once on the Fastify instance as `app.arw`: what
@@ -25,6 +26,8 @@ export interface Services {
   readonly auth: AuthChain
   readonly guard: GuardOptions
   readonly metrics: Metrics
+  /** This process's exclusive hold on the state directory. */
+  readonly stateLock: StateLock
   readonly logger: Logger
   readonly startedAt: number
   /** Every HTTP route's declaration (what /spec/openapi.yaml documents). */

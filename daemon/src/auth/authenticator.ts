@@ -17,6 +17,8 @@ export interface AuthRequest {
  */
 export interface Authenticator {
   readonly name: string
+  /** Accepts only a credential the daemon made itself (the local operator's): configures nothing. */
+  readonly implicit?: boolean
   authenticate(request: AuthRequest): Principal | undefined | Promise<Principal | undefined>
 }
 

@@ -36,7 +36,7 @@ export class AuthChain {
 
   /** Whether any way of authenticating is configured (else admin routes are closed or debug-open). */
   get configured(): boolean {
-    return this.#authenticators.length > 0
+    return this.#authenticators.some((a) => !a.implicit)
   }
 
   /** The principal of the request, or throws unauthorized / forbidden / rate_limited. */
@@ -61,7 +61,7 @@ export class AuthChain {
   }
 
   #none(request: AuthRequest, now: number): Principal {
-    if (this.#authenticators.length === 0) {
+    if (!this.configured) {
       if (this.#debug && request.loopback) return DEBUG_LOOPBACK_PRINCIPAL
       throw new ProblemError(ERRORS.admin_disabled)
     }

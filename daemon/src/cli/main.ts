@@ -24,9 +24,12 @@ Exit status: 0 ok; 1 the daemon answered a problem (printed as JSON on stderr); 
 
 const MCP_HELP = `Usage: arw mcp
 
-Serves MCP over stdin/stdout: the same tools, schemas and governed pipeline as /mcp, in-process on
-ARW_STATE_DIR (every call is journaled there). Logs go to stderr. For a client's config file:
+Serves MCP over stdin/stdout: the same tools, schemas and governed pipeline as /mcp. When a daemon
+runs on ARW_STATE_DIR, every message is forwarded to that daemon's /mcp (it journals the calls);
+otherwise the daemon runs in-process on ARW_STATE_DIR until stdin closes. Logs go to stderr. For a
+client's config file:
   {"command": "npx", "args": ["arw", "mcp"]}
+Exit status: 4 when the state directory is unusable or held by another in-process arw mcp.
 `
 
 type Command = (args: readonly string[], io: CliIO) => Promise<number>
@@ -44,7 +47,12 @@ const COMMANDS: Record<string, Command> = {
     }
     if (args.length > 0) throw new UsageError(`mcp takes no arguments, got ${args.join(' ')}`)
     const { runMcp } = await import('./mcp.ts')
-    await runMcp({ env: io.env })
+    try {
+      await runMcp({ env: io.env })
+    } catch (error) {
+      io.err(`arw: cannot serve MCP: ${error instanceof Error ? error.message : String(error)}\n`)
+      return EXIT.config
+    }
     return EXIT.ok
   },
 }

@@ -1,0 +1,26 @@
+import { hash, timingSafeEqual } from 'node:crypto'
+import type { Principal } from '@arw/protocol'
+import { type Authenticator, presentedToken } from './authenticator.ts'
+
+/** Who a request presenting the state directory's local token is: the local operator. */
+export const LOCAL_OPERATOR: Principal = Object.freeze({ kind: 'admin', id: 'local' })
+
+/**
+ * The local operator: the daemon's lock file (mode 0600 in the state directory, see
+ * state/lock.ts) holds a random token per start; whoever can read it can already read and write
+ * the state directory itself, so presenting it is as good as being the operator. `arw mcp` beside
+ * a running daemon forwards with it. Implicit: it does not count as configuring admin access, so
+ * without ARW_ADMIN_TOKEN admin routes stay closed (or debug-open) to everyone else.
+ */
+export function localOperatorAuthenticator(token: string): Authenticator {
+  const expected = hash('sha256', token, 'buffer')
+  return {
+    name: 'local-operator',
+    implicit: true,
+    authenticate: ({ headers }) => {
+      const presented = presentedToken(headers)
+      if (presented === undefined) return undefined
+      return timingSafeEqual(hash('sha256', presented, 'buffer'), expected) ? LOCAL_OPERATOR : undefined
+    },
+  }
+}
