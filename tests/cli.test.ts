@@ -148,7 +148,7 @@ describe('the arw executable', () => {
       ...process.env,
       ARW_STATE_DIR: state,
       ARW_PORT: String(port),
-      ARW_ADMIN_TOKEN: 'cli-secret',
+      ARW_ADMIN_TOKEN: 'cli-secret-token-0123',
     }
     const child = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''

@@ -72,7 +72,7 @@ describe('one writer per state directory', () => {
     expect(await invoke(third.url, 'after a kill')).toBeDefined()
     third.proc.kill('SIGTERM')
     await waitExit(third.proc)
-  })
+  }, 90_000)
 
   it('forwards a stdio arw mcp beside a daemon to it: no acknowledged call is lost, and the live SSE shows every record', async () => {
     const dir = stateDir()
@@ -138,5 +138,5 @@ describe('one writer per state directory', () => {
     expect(replay.events.filter((e) => e.data.kind === 'daemon.started')).toHaveLength(2)
     again.proc.kill('SIGTERM')
     await waitExit(again.proc)
-  })
+  }, 90_000)
 })

@@ -8,7 +8,7 @@ import { AuthChain } from './auth/chain.ts'
 import { localOperatorAuthenticator } from './auth/local-operator.ts'
 import { guardOptions } from './auth/request-guard.ts'
 import type { Config } from './config.ts'
-import { daemonStarted } from './events.ts'
+import { daemonStarted, daemonStopped } from './events.ts'
 import type { Area, AreaContext, AreaRuntime, AreaStartContext } from './kernel/area.ts'
 import { Metrics } from './kernel/metrics.ts'
 import { Admission } from './pipeline/admission.ts'
@@ -199,6 +199,22 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   })
   app.addHook('onClose', async () => {
     await closeRuntimes(runtimes, logger)
+    // Every request has been answered by now: the stop is the journal's last record of this run.
+    try {
+      await journal.append({
+        kind: daemonStopped.kind,
+        version: daemonStopped.version,
+        severity: 'notice',
+        actor: { kind: SYSTEM_PRINCIPAL.kind, id: SYSTEM_PRINCIPAL.id },
+        payload: {
+          version: DAEMON_VERSION,
+          pid: process.pid,
+          uptime_s: Math.round((Date.now() - services.startedAt) / 10) / 100,
+        },
+      })
+    } catch (error) {
+      logger.error({ err: error }, 'could not journal daemon.stopped')
+    }
     // Writes already issued are committed before the environment closes.
     await journal.close()
     await store.close()

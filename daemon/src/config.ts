@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { isIP } from 'node:net'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { Durability } from '@arw/journal'
@@ -48,19 +49,20 @@ export const CORE_CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'ARW_HOST',
     default: '127.0.0.1',
-    description: 'Address to listen on. Keep loopback unless a proxy guards it.',
+    description: 'Address (an IP address or host name) to listen on. Keep loopback unless a proxy guards it.',
   },
   { name: 'ARW_PORT', default: '8090', description: 'TCP port to listen on (0 picks a free one).' },
   {
     name: 'ARW_STATE_DIR',
     default: '~/.arw',
-    description: 'Directory of the embedded LMDB store (journal, idempotency keys).',
+    description:
+      'Directory of the embedded LMDB store (journal, idempotency keys); created if missing. One process at a time writes it (daemon.lock).',
   },
   {
     name: 'ARW_ADMIN_TOKEN',
     default: '(none)',
     description:
-      'Admin token expected in X-ARW-Admin or Authorization: Bearer. Without one, admin routes are closed.',
+      'Admin token expected in X-ARW-Admin or Authorization: Bearer; at least 16 characters, 8 of them different (openssl rand -hex 32), unless ARW_DEBUG=1. Without one, admin routes are closed.',
   },
   {
     name: 'ARW_ADMIN_TOKEN_SHA256',
@@ -70,7 +72,8 @@ export const CORE_CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'ARW_DEBUG',
     default: '0',
-    description: '1 opens admin routes to loopback callers when no token is set, and enables /debug.',
+    description:
+      '1 or 0. 1 opens admin routes to loopback callers when no token is set, enables /debug, and accepts a weak ARW_ADMIN_TOKEN.',
   },
   {
     name: 'ARW_DURABILITY',
@@ -178,6 +181,29 @@ function origins(env: NodeJS.ProcessEnv, name: string, problems: string[]): stri
 
 const ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-f:]+)(\/\d{1,3})?$/i
 
+/** Shortest admin token accepted outside ARW_DEBUG=1, and the fewest different characters in it. */
+export const MIN_TOKEN_LENGTH = 16
+export const MIN_TOKEN_DISTINCT = 8
+
+/** Why `token` is too weak to guard admin routes, or undefined when it is acceptable. */
+export function weakToken(token: string): string | undefined {
+  if (token.length < MIN_TOKEN_LENGTH)
+    return `too short (${token.length} characters, at least ${MIN_TOKEN_LENGTH})`
+  // A cheap stand-in for entropy: repeated or patterned tokens ("aaaa…", "abab…") use few symbols.
+  if (new Set(token).size < MIN_TOKEN_DISTINCT)
+    return `too little entropy (fewer than ${MIN_TOKEN_DISTINCT} different characters)`
+  return undefined
+}
+
+/** An IP address or a DNS name (what `listen` accepts as a host). */
+function hostVar(env: NodeJS.ProcessEnv, problems: string[]): string {
+  const host = env['ARW_HOST'] || '127.0.0.1'
+  const name = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i
+  if (isIP(host) === 0 && !name.test(host))
+    problems.push(`ARW_HOST=${JSON.stringify(host)}: expected an IP address or a host name`)
+  return host
+}
+
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex')
 }
@@ -193,9 +219,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly
       problems.push('ARW_ADMIN_TOKEN_SHA256: expected 64 hex characters')
     else adminTokenSha256 = tokenHash.toLowerCase()
   }
+  const debug = flag(env, 'ARW_DEBUG', problems)
+  const weak = token ? weakToken(token) : undefined
   if (token) {
-    if (token.length < 4)
-      problems.push('ARW_ADMIN_TOKEN: too short (at least 4 characters; use 32 random bytes in production)')
+    if (weak && !debug)
+      problems.push(
+        `ARW_ADMIN_TOKEN: ${weak}; generate one with: openssl rand -hex 32 (ARW_DEBUG=1 accepts weak tokens for local development)`,
+      )
     else if (adminTokenSha256 && adminTokenSha256 !== sha256Hex(token)) {
       problems.push('ARW_ADMIN_TOKEN and ARW_ADMIN_TOKEN_SHA256 disagree; set only one')
     } else adminTokenSha256 = sha256Hex(token)
@@ -208,11 +238,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`ARW_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`)
   const config: Config = {
-    host: env['ARW_HOST'] || '127.0.0.1',
+    host: hostVar(env, problems),
     port: intVar(env, 'ARW_PORT', 8090, 0, 65535, problems),
     stateDir: resolve(env['ARW_STATE_DIR'] || join(homedir(), '.arw')),
     adminTokenSha256,
-    debug: flag(env, 'ARW_DEBUG', problems),
+    debug,
     durability: durability as Durability,
     bodyLimit: intVar(env, 'ARW_BODY_LIMIT', 1_048_576, 1024, 1_073_741_824, problems),
     sseHeartbeatMs: intVar(env, 'ARW_SSE_HEARTBEAT_MS', 12_000, 50, 3_600_000, problems),

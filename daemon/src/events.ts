@@ -83,6 +83,20 @@ export const daemonStarted = defineEvent({
   }),
 })
 
+export const daemonStopped = defineEvent({
+  kind: 'daemon.stopped',
+  version: '1.0.0',
+  title: 'The daemon stopped',
+  description:
+    'Written once per clean stop (SIGTERM, SIGINT, or stdin closing for an in-process arw mcp), after the last request was answered and before the store closes. A start without this event before it followed a crash or a kill.',
+  severity: 'notice',
+  payload: Type.Object({
+    version: Type.String(),
+    pid: Type.Integer(),
+    uptime_s: Type.Number({ minimum: 0 }),
+  }),
+})
+
 export const eventsHello = defineEvent({
   kind: 'events.hello',
   version: '1.0.0',
@@ -115,4 +129,4 @@ export const eventsGap = defineEvent({
   }),
 })
 
-export const coreEvents = [toolRan, daemonStarted, eventsHello, eventsGap]
+export const coreEvents = [toolRan, daemonStarted, daemonStopped, eventsHello, eventsGap]

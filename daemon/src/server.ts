@@ -37,7 +37,7 @@ export async function startDaemon(
     url,
     app,
     close: () => {
-      closing ??= app.close()
+      closing ??= app.close().then(() => app.log.info({ url }, 'arw daemon stopped'))
       return closing
     },
   }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CONFIG_VARS } from '../../daemon/src/config.ts'
+import { CONFIG_VARS, loadConfig } from '../../daemon/src/config.ts'
 import { ROOT } from './run.ts'
 
 describe('docs/configuration.md', () => {
@@ -15,5 +15,15 @@ describe('docs/configuration.md', () => {
     expect(rows).toEqual(
       CONFIG_VARS.map((v) => ({ name: v.name, default: v.default, description: v.description })),
     )
+  })
+
+  it('means what it says of switches: "1 or 0" accepts exactly those', () => {
+    const switches = CONFIG_VARS.filter((v) => v.description.startsWith('1 or 0.'))
+    expect(switches.map((v) => v.name)).toContain('ARW_DEBUG')
+    for (const v of switches) {
+      for (const value of ['1', '0', '']) expect(() => loadConfig({ [v.name]: value })).not.toThrow()
+      for (const value of ['yes', 'true', 'on', '2'])
+        expect(() => loadConfig({ [v.name]: value })).toThrow(v.name)
+    }
   })
 })

@@ -6,8 +6,8 @@ import type { DocBlock } from './blocks.ts'
 export const ROOT = join(import.meta.dirname, '../..')
 /** The address docs use; examples run against the test daemon's address instead. */
 export const DOC_BASE = 'http://127.0.0.1:8090'
-/** The token docs use (`ARW_ADMIN_TOKEN=secret`); the test daemon is started with it. */
-export const DOC_TOKEN = 'secret'
+/** The token examples run with (docs read it from $ARW_ADMIN_TOKEN); the test daemon is started with it. */
+export const DOC_TOKEN = 'doc-test-token-0123456789abcdef'
 
 export interface RunResult {
   status: number | null

@@ -3,7 +3,7 @@ import type { Principal } from '@arw/protocol'
 import { type Authenticator, presentedToken } from './authenticator.ts'
 
 /** Who a request presenting the state directory's local token is: the local operator. */
-export const LOCAL_OPERATOR: Principal = Object.freeze({ kind: 'admin', id: 'local' })
+export const LOCAL_OPERATOR: Principal = Object.freeze({ kind: 'operator', id: 'local', permissions: ['*'] })
 
 /**
  * The local operator: the daemon's lock file (mode 0600 in the state directory, see

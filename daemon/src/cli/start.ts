@@ -2,15 +2,24 @@ import { CONFIG_VARS, loadConfig } from '../config.ts'
 import { startDaemon } from '../server.ts'
 import { type CliIO, EXIT, parse } from './io.ts'
 
+/**
+ * How long a stop may take. Requests still running get this long to finish (every tool call is
+ * bounded by its own timeout); past it the process exits anyway, so a process manager's SIGTERM
+ * always ends the daemon. Records of answered calls are committed already.
+ */
+export const SHUTDOWN_GRACE_MS = 10_000
+
 export function startHelp(): string {
   const width = Math.max(...CONFIG_VARS.map((v) => v.name.length))
   const vars = CONFIG_VARS.map((v) => `  ${v.name.padEnd(width)}  ${v.description} (default: ${v.default})`)
   return `Usage: arw start
 
-Starts the daemon in the foreground (Ctrl-C or SIGTERM stops it cleanly). Configuration comes from
+Starts the daemon in the foreground, as this process (for a process manager: node daemon/bin/arw.js
+start). SIGTERM or Ctrl-C stops it: requests still running get ${SHUTDOWN_GRACE_MS / 1000} s to finish, the
+journal records daemon.stopped, and "arw: daemon stopped" is printed. Configuration comes from
 the environment:
 ${vars.join('\n')}
-Exit status: 0 after a clean stop, 4 when the configuration is invalid or the port cannot be bound.
+Exit status: 0 after a clean stop, 1 when requests outlived the grace period, 4 when the configuration is invalid or the port cannot be bound.
 `
 }
 
@@ -32,6 +41,16 @@ export async function startCommand(args: readonly string[], io: CliIO): Promise<
     if (io.signal?.aborted) resolve()
     io.signal?.addEventListener('abort', () => resolve(), { once: true })
   })
-  await daemon.close()
+  let timer: NodeJS.Timeout | undefined
+  const grace = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), SHUTDOWN_GRACE_MS)
+  })
+  const outcome = await Promise.race([daemon.close().then(() => 'clean' as const), grace])
+  clearTimeout(timer)
+  if (outcome === 'late') {
+    io.err(`arw: daemon stopped after ${SHUTDOWN_GRACE_MS / 1000} s with requests still running\n`)
+    return EXIT.problem
+  }
+  io.err('arw: daemon stopped\n')
   return EXIT.ok
 }

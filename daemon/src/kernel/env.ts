@@ -18,10 +18,11 @@ export function intVar(
   return value
 }
 
+/** Switches are exactly 1 (on) or 0 (off; also unset or empty), as docs/configuration.md says. */
 export function flag(env: NodeJS.ProcessEnv, name: string, problems: string[]): boolean {
-  const raw = (env[name] ?? '').toLowerCase()
-  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false
-  if (raw === '1' || raw === 'true' || raw === 'yes') return true
-  problems.push(`${name}=${JSON.stringify(env[name])}: expected 1 or 0`)
+  const raw = env[name] ?? ''
+  if (raw === '' || raw === '0') return false
+  if (raw === '1') return true
+  problems.push(`${name}=${JSON.stringify(raw)}: expected 1 or 0`)
   return false
 }

@@ -16,7 +16,7 @@ export const mcpConformance = defineArea<undefined, { enabled: boolean }>({
         name: 'ARW_MCP_CONFORMANCE',
         default: '0',
         description:
-          '1 adds the MCP conformance tool pack (test_* tools the official conformance suite calls).',
+          '1 or 0. 1 adds the MCP conformance tool pack (test_* tools the official conformance suite calls).',
       },
     ],
     parse: (env, problems) => ({ enabled: flag(env, 'ARW_MCP_CONFORMANCE', problems) }),
