@@ -172,7 +172,8 @@ function origins(env: NodeJS.ProcessEnv, name: string, problems: string[]): stri
     } catch {
       origin = undefined
     }
-    if (origin === undefined || origin === 'null' || origin !== value) {
+    // Browsers send http(s) origins only; anything else could never match.
+    if (origin === undefined || origin === 'null' || origin !== value || !/^https?:/.test(origin)) {
       problems.push(`${name}: ${JSON.stringify(raw)} is not an origin (expected scheme://host[:port])`)
     } else out.push(origin)
   }
