@@ -151,7 +151,7 @@ export interface paths {
         };
         /**
          * Liveness and basic facts
-         * @description Answers 200 when the daemon serves requests and its store is open, with status degraded while the journal cannot commit (calls are refused then; liveness probes should not restart the daemon for it). No authentication.
+         * @description Answers 200 when the daemon serves requests and its store is open, with status degraded while the journal cannot commit (calls are refused then; liveness probes should not restart the daemon for it) or while the event loop stays stalled. No authentication.
          */
         get: operations["health"];
         put?: never;
@@ -877,6 +877,16 @@ export interface operations {
                             last_ms: number;
                             max_ms: number;
                         }[];
+                        /** @description How late the event loop ran its timers (perf_hooks.monitorEventLoopDelay), over the last complete window of about 10 s (the current one until the first completes). Work that holds the loop delays every request. */
+                        event_loop: {
+                            delay_p50_ms: number;
+                            delay_p99_ms: number;
+                            delay_max_ms: number;
+                            /** @description How long the figures were measured over. */
+                            window_s: number;
+                            /** @description The median delay exceeded 500 ms: most requests waited that long before they ran. */
+                            stalled: boolean;
+                        };
                     };
                 };
             };
@@ -1064,7 +1074,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        /** @description degraded: the latest journal commit failed (a full or failing disk), so calls are answered 503 unavailable until the store accepts writes again; reads still work. */
+                        /** @description degraded: the latest journal commit failed (a full or failing disk), so calls are answered 503 unavailable until the store accepts writes again (reads still work); or the event loop stays stalled (event_loop.stalled), so every request waits. */
                         status: "ok" | "degraded";
                         version: string;
                         uptime_s: number;
@@ -1077,6 +1087,16 @@ export interface operations {
                          * @description When the last journal commit failed.
                          */
                         journal_last_failure_at?: string;
+                        /** @description How late the event loop ran its timers (perf_hooks.monitorEventLoopDelay), over the last complete window of about 10 s (the current one until the first completes). Work that holds the loop delays every request. */
+                        event_loop: {
+                            delay_p50_ms: number;
+                            delay_p99_ms: number;
+                            delay_max_ms: number;
+                            /** @description How long the figures were measured over. */
+                            window_s: number;
+                            /** @description The median delay exceeded 500 ms: most requests waited that long before they ran. */
+                            stalled: boolean;
+                        };
                     };
                 };
             };

@@ -1,5 +1,6 @@
 import type { Journal } from '@arw/journal'
 import Type, { type Static } from 'typebox'
+import { EventLoopDelay, EventLoopSnapshot } from './event-loop.ts'
 
 /** Smoothing of the latency EWMA: each new sample weighs 20%. */
 const ALPHA = 0.2
@@ -26,6 +27,7 @@ export const StatsSnapshot = Type.Object({
   }),
   routes: Type.Array(Metric),
   tools: Type.Array(Metric),
+  event_loop: EventLoopSnapshot,
 })
 export type StatsSnapshot = Static<typeof StatsSnapshot>
 
@@ -65,6 +67,7 @@ function round(ms: number): number {
 export class Metrics {
   readonly routes = new Meter()
   readonly tools = new Meter()
+  readonly eventLoop = new EventLoopDelay()
   readonly #byKind = new Map<string, number>()
   readonly #since = new Date().toISOString()
   readonly #journal: Journal
@@ -92,6 +95,7 @@ export class Metrics {
       },
       routes: this.routes.snapshot(),
       tools: this.tools.snapshot(),
+      event_loop: this.eventLoop.snapshot(),
     }
   }
 }

@@ -1,5 +1,7 @@
 import { defineTool } from '@arw/registry'
 import Type from 'typebox'
+import { offThread } from '../../kernel/off-thread.ts'
+import type { TextStats } from './text-work.ts'
 
 /** Counts an agent needs before it pastes text somewhere with limits (a form, a prompt, an SMS). */
 export const textStats = defineTool({
@@ -23,28 +25,6 @@ export const textStats = defineTool({
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['text'],
   timeoutMs: 5000,
-  handler: ({ text }) => {
-    const count = (granularity: 'grapheme' | 'word' | 'sentence') => {
-      let n = 0
-      for (const segment of new Intl.Segmenter('en', { granularity }).segment(text)) {
-        if (
-          granularity === 'word'
-            ? segment.isWordLike
-            : granularity === 'sentence'
-              ? segment.segment.trim() !== ''
-              : true
-        )
-          n++
-      }
-      return n
-    }
-    return {
-      code_points: [...text].length,
-      graphemes: count('grapheme'),
-      utf8_bytes: Buffer.byteLength(text, 'utf8'),
-      words: count('word'),
-      lines: text === '' ? 0 : text.split(/\r\n|\r|\n/).length,
-      sentences: count('sentence'),
-    }
-  },
+  // Segmenting a megabyte takes a second of CPU: off the event loop, stopped by the timeout.
+  handler: offThread<{ text: string }, TextStats>(new URL('./text-work.ts', import.meta.url), 'stats'),
 })

@@ -1,0 +1,102 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { type Child, startChild, waitExit } from './support/child.ts'
+
+const TOKEN = 'stall-test-token-0123456789abcdef'
+const headers = { 'x-arw-admin': TOKEN, 'content-type': 'application/json' }
+let child: Child | undefined
+
+afterAll(() => child?.proc.kill('SIGKILL'))
+
+// Ordinary prose with some non-ASCII, repeated to a length.
+const PROSE =
+  "The quick brown fox jumps over the lazy dog. It wasn't late, was it? Yes! Ünïcödé façade, naïve café. 3.14 and 1,000 items; e.g. Dr. Smith said so.\n"
+const prose = (length: number) => PROSE.repeat(Math.ceil(length / PROSE.length)).slice(0, length)
+
+/**
+ * The largest input each built-in tool's schema accepts (every string at its maxLength). A tool
+ * served without an entry here fails the test: new tools must be bounded too.
+ */
+const LARGEST: Record<string, Array<Record<string, unknown>>> = {
+  'demo.echo': [{ text: prose(65_536) }],
+  'hash.digest': [
+    { text: prose(1_000_000), algorithm: 'sha512' },
+    { base64: Buffer.alloc(1_050_000, 7).toString('base64'), algorithm: 'sha256' },
+  ],
+  'text.stats': [{ text: prose(1_000_000) }, { text: 'ab '.repeat(333_333) }],
+  'time.now': [{ zone: 'America/Argentina/ComodRivadavia', at: '2026-12-01T23:59:59.999999999+14:00' }],
+  'memory.probe': [{}],
+  'introspect.tools': [{ query: 'q'.repeat(200), capability: 'c'.repeat(100), all_versions: true }],
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+async function poll(url: string, until: () => boolean, samples: number[]): Promise<void> {
+  while (!until()) {
+    const t = performance.now()
+    const res = await fetch(`${url}/healthz`)
+    await res.arrayBuffer()
+    samples.push(performance.now() - t)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+describe('one valid call never stalls the daemon', () => {
+  it('answers /healthz within a small multiple of its unloaded latency while every tool gets its largest input', async () => {
+    child = await startChild({ ARW_ADMIN_TOKEN: TOKEN, ARW_BODY_LIMIT: String(8 * 1024 * 1024) })
+    const { url } = child
+    const tools = (await (await fetch(`${url}/admin/introspect/tools`, { headers })).json()) as Array<{
+      name: string
+    }>
+    expect(Object.keys(LARGEST).sort()).toEqual([...new Set(tools.map((t) => t.name))].sort())
+
+    // Warm up both paths (connections, JIT, the worker pool), then measure the unloaded baseline.
+    await fetch(`${url}/tools/text.stats:invoke`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ input: { text: 'warm up' } }),
+    })
+    const baseline: number[] = []
+    let n = 0
+    await poll(url, () => n++ >= 60, baseline)
+
+    const loaded: number[] = []
+    let done = false
+    const poller = poll(url, () => done, loaded)
+    const statuses: Record<string, number[]> = {}
+    for (const [tool, inputs] of Object.entries(LARGEST)) {
+      for (const input of inputs) {
+        const res = await fetch(`${url}/tools/${tool}:invoke`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ input }),
+        })
+        await res.arrayBuffer()
+        statuses[tool] = [...(statuses[tool] ?? []), res.status]
+      }
+    }
+    done = true
+    await poller
+    // Every largest input is served (text.stats within its timeout, not cut off by it).
+    for (const [tool, codes] of Object.entries(statuses))
+      expect({ tool, codes }).toEqual({ tool, codes: codes.map(() => 200) })
+    expect(loaded.length).toBeGreaterThan(5)
+    const ratio = percentile(loaded, 90) / percentile(baseline, 90)
+    console.log(
+      `healthz p90 unloaded ${percentile(baseline, 90).toFixed(1)} ms, loaded ${percentile(loaded, 90).toFixed(1)} ms (ratio ${ratio.toFixed(2)}); max loaded ${Math.max(...loaded).toFixed(1)} ms over ${loaded.length} polls`,
+    )
+    expect(ratio).toBeLessThan(5)
+    // The loop's delay is reported beside the other health facts and in the stats.
+    const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; event_loop: object }
+    expect(health.event_loop).toMatchObject({ stalled: false, delay_p99_ms: expect.any(Number) })
+    expect(health.status).toBe('ok')
+    const stats = (await (await fetch(`${url}/admin/introspect/stats`, { headers })).json()) as {
+      event_loop: object
+    }
+    expect(stats.event_loop).toMatchObject({ delay_p50_ms: expect.any(Number), window_s: expect.any(Number) })
+    child.proc.kill('SIGTERM')
+    await waitExit(child.proc)
+  }, 180_000)
+})
