@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../daemon/src/cli/io.ts'
-import { connect } from './mcp/support/clients.ts'
+import { CLIENT_KINDS, connect } from './mcp/support/clients.ts'
 import { type Child, startChild, waitExit } from './support/child.ts'
 import { SseReader } from './support/sse.ts'
 
@@ -139,4 +139,36 @@ describe('one writer per state directory', () => {
     again.proc.kill('SIGTERM')
     await waitExit(again.proc)
   }, 90_000)
+
+  it('forwards every protocol generation (2025 sessions and 2026-07-28 envelopes) to the daemon', async () => {
+    const dir = stateDir()
+    const daemon = await startChild({ ARW_STATE_DIR: dir, ARW_ADMIN_TOKEN: TOKEN })
+    children.push(daemon)
+    const live = await SseReader.open(`${daemon.url}/admin/events?after=0`, admin)
+    const childEnv: Record<string, string> = {}
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
+    Object.assign(childEnv, { ARW_STATE_DIR: dir, ARW_LOG_LEVEL: 'warn' })
+    delete childEnv['ARW_ADMIN_TOKEN']
+    for (const kind of CLIENT_KINDS) {
+      const client = await connect(kind, { command: process.execPath, args: [BIN, 'mcp'], env: childEnv })
+      try {
+        expect((await client.listTools()).tools.map((t) => t.name)).toContain('text.stats')
+        const ok = await client.callTool('demo.echo', { text: `via ${kind}` })
+        expect(ok.structuredContent).toEqual({ text: `via ${kind}` })
+        const failed = await client.callTool('demo.echo', {})
+        expect(failed.isError).toBe(true)
+      } finally {
+        await client.close()
+      }
+    }
+    const texts = () =>
+      live.events
+        .filter((f) => f.data.kind === 'tool.ran' && f.data.payload.surface === 'mcp')
+        .map((f) => f.data.payload.input?.text)
+    await live.until(() => texts().filter(Boolean).length >= CLIENT_KINDS.length, 15_000)
+    live.close()
+    expect(texts().filter(Boolean).sort()).toEqual(CLIENT_KINDS.map((k) => `via ${k}`).sort())
+    daemon.proc.kill('SIGTERM')
+    await waitExit(daemon.proc)
+  }, 120_000)
 })
