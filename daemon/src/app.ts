@@ -133,6 +133,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     admission,
     admissionKeys: plugged.flatMap((r) => r.admissionKeys ?? []),
     approvalWaitMs: config.approvalWaitMs,
+    recordValueLimit: config.recordValueLimit,
     ...(approvals[0] ? { approvals: approvals[0] } : {}),
   })
   resolveStarted(pipeline)

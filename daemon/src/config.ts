@@ -40,6 +40,8 @@ export interface Config {
   mcpPageSize: number
   /** How long a call that needs an approval may wait at the gate before it is suspended, ms. */
   approvalWaitMs: number
+  /** Largest JSON (bytes) of a call's input or output kept in its record; larger: digest and size. */
+  recordValueLimit: number
   /** Each area's slice of the configuration, by area name (see defineArea's `config`). */
   areas: Readonly<Record<string, unknown>>
 }
@@ -136,6 +138,12 @@ export const CORE_CONFIG_VARS: readonly ConfigVar[] = [
     default: '0',
     description:
       'How long a call that needs a human approval waits for it before it answers approval_required with the approval id (0: at once; capped by the tool timeout).',
+  },
+  {
+    name: 'ARW_RECORD_VALUE_LIMIT',
+    default: '4096',
+    description:
+      "Largest JSON (bytes) of a call's input or output kept in its tool.ran record; a larger one is recorded as its SHA-256 and size only.",
   },
   {
     name: 'ARW_MCP_PAGE_SIZE',
@@ -261,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly
     trustProxy: list(env, 'ARW_TRUST_PROXY'),
     mcpPageSize: intVar(env, 'ARW_MCP_PAGE_SIZE', 100, 1, 10_000, problems),
     approvalWaitMs: intVar(env, 'ARW_APPROVAL_WAIT_MS', 0, 0, 3_600_000, problems),
+    recordValueLimit: intVar(env, 'ARW_RECORD_VALUE_LIMIT', 4096, 0, 16_777_216, problems),
     areas: {},
   }
   for (const proxy of config.trustProxy) {

@@ -20,7 +20,7 @@ export const toolRan = defineEvent({
   version: '1.1.0',
   title: 'A tool call finished',
   description:
-    'The call record of one invoke, from any surface: which tool, who called, what policy decided, how it ended and how long it took. Inputs and outputs are kept when small, with secret-looking fields redacted.',
+    'The call record of one invoke, from any surface: which tool, who called, what policy decided, how it ended and how long it took. Inputs and outputs are kept when their JSON is at most ARW_RECORD_VALUE_LIMIT bytes (else as {omitted, bytes, sha256}), with secret-looking fields redacted.',
   payload: Type.Object({
     tool: Type.String({
       description: 'Resolved id@version, or the reference as given when it did not resolve.',

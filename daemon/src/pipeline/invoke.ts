@@ -14,7 +14,7 @@ import {
   type PolicyRequest,
   type PolicyStage,
 } from './policy.ts'
-import { recordValue } from './record.ts'
+import { RECORD_VALUE_LIMIT, recordValue } from './record.ts'
 import { InvokeError, type InvokeOutcome, type InvokeRequest, type InvokeResult } from './request.ts'
 import type { SettledCall, SettleStage } from './settle.ts'
 
@@ -38,6 +38,8 @@ export interface PipelineOptions {
   admissionKeys?: readonly AdmissionKeyer[]
   /** How long a call may wait at the approval gate before it is suspended, ms. */
   approvalWaitMs?: number
+  /** Largest JSON (bytes) of an input or output kept in a call record (RECORD_VALUE_LIMIT). */
+  recordValueLimit?: number
 }
 
 /** The record schema version of `tool.ran` (events.ts declares it). */
@@ -62,6 +64,7 @@ export class Pipeline {
   readonly #settle: readonly SettleStage[]
   readonly #keyers: readonly AdmissionKeyer[]
   readonly #approvalWaitMs: number
+  readonly #recordLimit: number
   readonly #deps: CallDeps
 
   constructor(options: PipelineOptions) {
@@ -75,6 +78,7 @@ export class Pipeline {
     this.admission = options.admission ?? new Admission()
     this.#keyers = options.admissionKeys ?? []
     this.#approvalWaitMs = options.approvalWaitMs ?? DEFAULT_APPROVAL_WAIT_MS
+    this.#recordLimit = options.recordValueLimit ?? RECORD_VALUE_LIMIT
     this.#deps = {
       registry: this.registry,
       journal: this.journal,
@@ -193,8 +197,8 @@ export class Pipeline {
           request,
           'info',
           this.#payload(request, tool.id, 'ok', duration_ms, decision, {
-            input: recordValue(input),
-            output: recordValue(output),
+            input: recordValue(input, this.#recordLimit),
+            output: recordValue(output, this.#recordLimit),
             usage,
             approval_id: approvalId,
           }),
@@ -451,7 +455,7 @@ export class Pipeline {
           code: problem.code,
           status: problem.status,
           error: internal,
-          input: executed ? recordValue(request.input) : undefined,
+          input: executed ? recordValue(request.input, this.#recordLimit) : undefined,
           usage,
           approval_id: approvalId ?? problem.approval_id,
         }),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { SYSTEM_PRINCIPAL, traceFrom } from '@arw/protocol'
 import { defineTool } from '@arw/registry'
 import Type from 'typebox'
@@ -27,11 +28,28 @@ describe('recordValue', () => {
     expect(recordValue({ text: 'my password is long' })).toEqual({ text: 'my password is long' })
   })
 
-  it('summarises a value whose JSON is over the limit by its size', () => {
+  it('summarises a value whose JSON is over the limit by its digest and size', () => {
+    const digest = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex')
     const big = { text: 'x'.repeat(RECORD_VALUE_LIMIT) }
-    expect(recordValue(big)).toEqual({ omitted: true, bytes: Buffer.byteLength(JSON.stringify(big)) })
+    expect(recordValue(big)).toEqual({
+      omitted: true,
+      bytes: Buffer.byteLength(JSON.stringify(big)),
+      sha256: digest(big),
+    })
     const many = { list: Array.from({ length: 2000 }, (_, i) => i) }
-    expect(recordValue(many)).toEqual({ omitted: true, bytes: JSON.stringify(many).length })
+    expect(recordValue(many)).toEqual({
+      omitted: true,
+      bytes: JSON.stringify(many).length,
+      sha256: digest(many),
+    })
+    // A secret deep in a large value is redacted before the digest is taken.
+    const secret = { blob: 'z'.repeat(RECORD_VALUE_LIMIT), deep: { password: 'hunter2' } }
+    expect(recordValue(secret)).toMatchObject({
+      sha256: digest({ blob: secret.blob, deep: { password: '[redacted]' } }),
+    })
+    // The limit is the caller's (ARW_RECORD_VALUE_LIMIT).
+    expect(recordValue({ text: 'hello' }, 8)).toMatchObject({ omitted: true, bytes: 16 })
+    expect(recordValue(big, 10 * RECORD_VALUE_LIMIT)).toBe(big)
     // Just under the limit is kept whole.
     const near = { t: 'y'.repeat(RECORD_VALUE_LIMIT - 20) }
     expect(recordValue(near)).toBe(near)
@@ -73,5 +91,31 @@ describe('call records in the journal', () => {
     })
     expect(JSON.stringify(event)).not.toContain('hunter2')
     expect(JSON.stringify(event)).not.toContain('tok-123')
+  })
+})
+
+describe('ARW_RECORD_VALUE_LIMIT', () => {
+  it('records a call whose input and output exceed it by digest and size only', async () => {
+    const d = await testDaemon({ config: { recordValueLimit: 32 } })
+    try {
+      const text = 'a text longer than thirty-two bytes of JSON'
+      const res = await d.app.inject({
+        method: 'POST',
+        url: '/tools/demo.echo:invoke',
+        headers: { ...d.admin, 'content-type': 'application/json' },
+        payload: { input: { text } },
+      })
+      expect(res.statusCode).toBe(200)
+      const ran = d.app.arw.journal.read(0, 100).find((e) => e.kind === 'tool.ran')!
+      const json = JSON.stringify({ text })
+      const summary = {
+        omitted: true,
+        bytes: json.length,
+        sha256: createHash('sha256').update(json).digest('hex'),
+      }
+      expect(ran.payload).toMatchObject({ input: summary, output: summary })
+    } finally {
+      await d.close()
+    }
   })
 })
