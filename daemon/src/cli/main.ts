@@ -1,3 +1,4 @@
+import { backupCommand } from './backup.ts'
 import { eventsCommand } from './events.ts'
 import { invokeCommand } from './invoke.ts'
 import { type CliIO, EXIT, report, UsageError } from './io.ts'
@@ -14,6 +15,7 @@ Commands:
   events      print journal events: --replay N, --after ID, --follow
   spec        print OpenAPI, AsyncAPI or the MCP tool catalog
   mcp         serve MCP over stdin/stdout (for clients that spawn their servers)
+  backup      copy a consistent, compacted snapshot of the store: arw backup <dir>
 
 'arw <command> --help' describes each. Commands that talk to a daemon take --url (default $ARW_URL
 or http://127.0.0.1:8090) and --token (default $ARW_ADMIN_TOKEN).
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   invoke: invokeCommand,
   events: eventsCommand,
   spec: specCommand,
+  backup: backupCommand,
   mcp: async (args, io) => {
     if (args.includes('--help') || args.includes('-h')) {
       io.out(MCP_HELP)

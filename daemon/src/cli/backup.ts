@@ -1,0 +1,61 @@
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { open } from 'lmdb'
+import { loadConfig } from '../config.ts'
+import { ensureStateDir } from '../state/dir.ts'
+import { type CliIO, EXIT, parse, UsageError } from './io.ts'
+
+export const BACKUP_HELP = `Usage: arw backup <dir>
+
+Copies the store of ARW_STATE_DIR (the journal, idempotency keys, every area's data) into <dir>,
+which must be empty or missing: a consistent snapshot, compacted (free pages left out), taken from
+one read transaction, so the daemon may keep running and writing meanwhile. To restore, stop the
+daemon and start it with ARW_STATE_DIR=<dir> (or copy <dir>/arw.lmdb over the state directory's).
+Exit status: 0 done; 4 no store to copy, or <dir> is not empty.
+`
+
+/** The store's file inside a state directory (see Store.open in @arw/journal). */
+const STORE_FILE = 'arw.lmdb'
+
+export async function backupCommand(args: readonly string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { help: { type: 'boolean', short: 'h' } })
+  if (values.help) {
+    io.out(BACKUP_HELP)
+    return EXIT.ok
+  }
+  if (positionals.length !== 1) throw new UsageError('backup takes one directory')
+  const config = loadConfig(io.env)
+  const source = join(config.stateDir, STORE_FILE)
+  const target = resolve(positionals[0]!)
+  if (!existsSync(source)) {
+    io.err(`arw: cannot back up: no store in ${config.stateDir} (is ARW_STATE_DIR right?)\n`)
+    return EXIT.config
+  }
+  if (target === resolve(config.stateDir)) {
+    io.err('arw: cannot back up: <dir> is the state directory itself\n')
+    return EXIT.config
+  }
+  try {
+    ensureStateDir(target)
+  } catch (error) {
+    io.err(`arw: cannot back up: ${(error as Error).message}\n`)
+    return EXIT.config
+  }
+  if (readdirSync(target).length > 0) {
+    io.err(`arw: cannot back up: ${target} is not empty\n`)
+    return EXIT.config
+  }
+  // A reader beside the daemon: LMDB lets any number of processes read while one writes, and the
+  // copy runs in one read transaction, so it is the store as of one commit.
+  const root = open({ path: source, readOnly: true })
+  try {
+    await root.backup(join(target, STORE_FILE), true)
+  } finally {
+    await root.close()
+  }
+  const bytes = statSync(join(target, STORE_FILE)).size
+  io.err(
+    `arw: backed up ${config.stateDir} to ${target} (${bytes} bytes, compacted); restore with ARW_STATE_DIR=${target}\n`,
+  )
+  return EXIT.ok
+}
