@@ -171,4 +171,27 @@ describe('one writer per state directory', () => {
     daemon.proc.kill('SIGTERM')
     await waitExit(daemon.proc)
   }, 120_000)
+
+  it('lets one in-process arw mcp hold a state directory: a second one exits 4 saying to run the daemon', async () => {
+    const dir = stateDir()
+    const first = spawn(process.execPath, [BIN, 'mcp'], {
+      env: { ...process.env, ARW_STATE_DIR: dir, ARW_LOG_LEVEL: 'warn' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    try {
+      // Once it answers, it holds the lock.
+      const answered = new Promise<void>((resolve) => first.stdout!.once('data', () => resolve()))
+      first.stdin!.write(
+        `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`,
+      )
+      await answered
+      const second = await run(['mcp'], { ARW_STATE_DIR: dir })
+      expect(second.code).toBe(EXIT.config)
+      expect(second.stderr).toContain('is in use by an in-process `arw mcp`')
+      expect(second.stderr).toContain('run the daemon on it (arw start)')
+    } finally {
+      first.stdin!.end()
+      await new Promise((r) => first.once('exit', r))
+    }
+  }, 90_000)
 })
