@@ -25,6 +25,9 @@ const LARGEST: Record<string, Array<Record<string, unknown>>> = {
   'text.stats': [{ text: prose(1_000_000) }, { text: 'ab '.repeat(333_333) }],
   'time.now': [{ zone: 'America/Argentina/ComodRivadavia', at: '2026-12-01T23:59:59.999999999+14:00' }],
   'memory.probe': [{}],
+  'introspect.probe': [
+    { task_id: 't'.repeat(200), trace_id: 'a'.repeat(32), step: 's'.repeat(200), limit: 1000 },
+  ],
   'introspect.tools': [{ query: 'q'.repeat(200), capability: 'c'.repeat(100), all_versions: true }],
 }
 
