@@ -13,6 +13,8 @@ export default defineConfig({
       'tests/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**'],
+    // daemon/bin/arw.js runs the compiled build: compile the sources under test first.
+    globalSetup: ['tests/support/build-daemon.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores on CI: files run in parallel forks, never more than the machine has.

@@ -1,10 +1,4 @@
-import { backupCommand } from './backup.ts'
-import { eventsCommand } from './events.ts'
-import { invokeCommand } from './invoke.ts'
 import { type CliIO, EXIT, report, UsageError } from './io.ts'
-import { specCommand } from './spec.ts'
-import { startCommand } from './start.ts'
-import { toolsCommand } from './tools.ts'
 
 export const HELP = `Usage: arw <command> [options]
 
@@ -36,13 +30,15 @@ Exit status: 4 when the state directory is unusable or held by another in-proces
 
 type Command = (args: readonly string[], io: CliIO) => Promise<number>
 
+// Each command is loaded when it runs: `arw tools` or `arw --version` must not pay for loading the
+// daemon (Fastify, LMDB, the registry) that only `start` and `mcp` need.
 const COMMANDS: Record<string, Command> = {
-  start: startCommand,
-  tools: toolsCommand,
-  invoke: invokeCommand,
-  events: eventsCommand,
-  spec: specCommand,
-  backup: backupCommand,
+  start: async (args, io) => (await import('./start.ts')).startCommand(args, io),
+  tools: async (args, io) => (await import('./tools.ts')).toolsCommand(args, io),
+  invoke: async (args, io) => (await import('./invoke.ts')).invokeCommand(args, io),
+  events: async (args, io) => (await import('./events.ts')).eventsCommand(args, io),
+  spec: async (args, io) => (await import('./spec.ts')).specCommand(args, io),
+  backup: async (args, io) => (await import('./backup.ts')).backupCommand(args, io),
   mcp: async (args, io) => {
     if (args.includes('--help') || args.includes('-h')) {
       io.out(MCP_HELP)
