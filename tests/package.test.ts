@@ -142,6 +142,14 @@ describe("the README's MCP snippet for a clone", () => {
       expect(tools.map((t) => t.name)).toContain('demo.echo')
       const result = await client.callTool({ name: 'demo.echo', arguments: { text: 'clone' } })
       expect(result.structuredContent).toEqual({ text: 'clone' })
+      // What initialize tells agents about failures is where a failure really is.
+      expect(client.getInstructions()).toContain('_meta["io.arw/problem"]')
+      const failed = await client.callTool({ name: 'demo.echo', arguments: {} })
+      expect(failed.isError).toBe(true)
+      const problem = JSON.parse((failed.content as Array<{ text: string }>)[0]!.text)
+      expect(problem).toMatchObject({ code: 'validation_failed', status: 400 })
+      expect(failed._meta?.['io.arw/problem']).toEqual(problem)
+      expect(failed.structuredContent).toBeUndefined()
       // It ran daemon/dist, not the TypeScript sources through tsx (seconds per start).
       expect(stderr()).not.toContain('through tsx')
     } finally {

@@ -24,7 +24,8 @@ Serves MCP over stdin/stdout: the same tools, schemas and governed pipeline as /
 runs on ARW_STATE_DIR, every message is forwarded to that daemon's /mcp (it journals the calls);
 otherwise the daemon runs in-process on ARW_STATE_DIR until stdin closes. Logs go to stderr. For a
 client's config file:
-  {"command": "npx", "args": ["arw", "mcp"]}
+  {"command": "arw", "args": ["mcp"]}                                   (arw installed)
+  {"command": "node", "args": ["/path/to/clone/daemon/bin/arw.js", "mcp"]}  (a clone)
 Exit status: 4 when the state directory is unusable or held by another in-process arw mcp.
 `
 

@@ -10,7 +10,7 @@ import { forwardStdio } from './mcp-forward.ts'
 
 /**
  * `arw mcp`: an MCP server on stdin/stdout for clients that spawn their servers
- * (`{"command": "npx", "args": ["arw", "mcp"]}`). When a daemon already owns ARW_STATE_DIR, it
+ * (`{"command": "arw", "args": ["mcp"]}`). When a daemon already owns ARW_STATE_DIR, it
  * forwards every message to that daemon's /mcp (found in the state directory's lock file, with the
  * daemon's local token), so the daemon stays the one writer of the journal. Otherwise it builds the
  * daemon in-process (the same registry, pipeline and journal, holding the state directory's lock,
