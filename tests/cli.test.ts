@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { EXIT } from '../daemon/src/cli/io.ts'
+import { DEFAULT_URL, daemonUrl, EXIT } from '../daemon/src/cli/io.ts'
 import { HELP, runCli } from '../daemon/src/cli/main.ts'
 import { type TestDaemon, testDaemon } from '../daemon/src/testing/harness.ts'
 
@@ -210,3 +210,114 @@ describe('the arw executable', () => {
     expect(result.code).toBe(0)
   })
 })
+
+describe('where the CLI finds the daemon, and how it authenticates', () => {
+  it('uses --url, else ARW_URL, else BASE (as the README tour exports it)', async () => {
+    const viaBase = await arw(['tools', '--json'], { ARW_URL: '', BASE: base })
+    expect(viaBase.code).toBe(EXIT.ok)
+    expect(JSON.parse(viaBase.out).length).toBeGreaterThan(0)
+    const arwUrlWins = await arw(['tools'], { ARW_URL: 'http://127.0.0.1:1023', BASE: base })
+    expect(arwUrlWins.code).toBe(EXIT.unreachable)
+    const flagWins = await arw(['tools', '--url', base], { ARW_URL: 'http://127.0.0.1:1023' })
+    expect(flagWins.code).toBe(EXIT.ok)
+  })
+
+  it('a BASE that is not an http(s) URL is not taken for the daemon', () => {
+    expect(daemonUrl(undefined, { BASE: '/opt/base' })).toBe(DEFAULT_URL)
+    expect(daemonUrl(undefined, { BASE: 'http://10.0.0.1:9000' })).toBe('http://10.0.0.1:9000')
+  })
+
+  it('an address that is not an http(s) URL is a usage error (exit 2), from --url or ARW_URL', async () => {
+    for (const [args, env] of [
+      [['tools', '--url', 'notaurl'], {}],
+      [['invoke', 'demo.echo', '--url', 'ftp://127.0.0.1'], {}],
+      [['events', '--follow'], { ARW_URL: 'notaurl' }],
+      [['spec'], { ARW_URL: '127.0.0.1:8090' }],
+    ] as const) {
+      const r = await arw([...args], env)
+      expect(r.code, args.join(' ')).toBe(EXIT.usage)
+      expect(r.err).toMatch(/must be an http:\/\/ or https:\/\/ URL/)
+    }
+  })
+
+  it('--api-key (and ARW_API_KEY) is sent as Authorization: Bearer', async () => {
+    const token = d.admin['x-arw-admin']!
+    // Until the identity area issues API keys, the daemon takes its admin token as a bearer.
+    const flag = await arw(['tools', '--api-key', token], { ARW_ADMIN_TOKEN: '' })
+    expect(flag.code).toBe(EXIT.ok)
+    const env = await arw(['tools'], { ARW_ADMIN_TOKEN: '', ARW_API_KEY: token })
+    expect(env.code).toBe(EXIT.ok)
+    const wrong = await arw(['tools', '--api-key', 'wrong'], { ARW_ADMIN_TOKEN: '' })
+    expect(wrong.code).toBe(EXIT.problem)
+    expect(JSON.parse(wrong.err).code).toBe('unauthorized')
+  })
+})
+
+describe('arw events --follow against a daemon that is down', () => {
+  it('says so at once, retries with backoff, streams once the daemon is up, and exits 0 when stopped', async () => {
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const controller = new AbortController()
+    let out = ''
+    let err = ''
+    const following = runCli(['events', '--follow', '--url', url], {
+      out: (t) => {
+        out += t
+      },
+      err: (t) => {
+        err += t
+      },
+      env: { ARW_ADMIN_TOKEN: 'follow-secret' },
+      signal: controller.signal,
+    })
+    const later = await testDaemon({ token: 'follow-secret' })
+    try {
+      await until(
+        () => /cannot reach the daemon at .*; trying again in 0\.25 s/.test(err),
+        'the first report',
+      )
+      await until(() => err.includes('trying again in 0.5 s'), 'a longer second wait')
+      await later.app.listen({ host: '127.0.0.1', port })
+      await until(() => err.includes(`connected to ${url}`), 'the reconnection')
+      await later.app.inject({
+        method: 'POST',
+        url: '/tools/demo.echo:invoke',
+        headers: { ...later.admin, 'content-type': 'application/json' },
+        payload: { input: { text: 'after the outage' } },
+      })
+      await until(() => out.includes('after the outage'), 'the live event')
+      controller.abort()
+      expect(await following).toBe(EXIT.ok)
+    } finally {
+      controller.abort()
+      await later.close()
+    }
+  })
+
+  it('Ctrl-C while the daemon is unreachable exits 0 (the executable, SIGINT)', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [BIN, 'events', '--follow', '--url', `http://127.0.0.1:${port}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (c) => {
+      stderr += c
+    })
+    try {
+      await until(() => stderr.includes('cannot reach the daemon'), 'the report', 15_000)
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+      child.kill('SIGINT')
+      expect(await exited).toBe(EXIT.ok)
+    } finally {
+      child.kill('SIGKILL')
+    }
+  })
+})
+
+async function until(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}

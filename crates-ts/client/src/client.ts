@@ -98,7 +98,15 @@ export interface EventsOptions {
   reconnect?: boolean
   /** Include stream notices (events.hello, events.gap); default true. */
   notices?: boolean
+  /**
+   * With `reconnect`: called each time the daemon cannot be reached, before waiting `retryInMs`
+   * (doubling from 250 ms to 10 s while it stays unreachable, back to 250 ms once it answers).
+   */
+  onUnreachable?: (error: ArwUnreachableError, retryInMs: number) => void
 }
+
+/** Waits between attempts to reach a daemon that does not answer (EventsOptions.onUnreachable). */
+export const RECONNECT_BACKOFF = { firstMs: 250, maxMs: 10_000 } as const
 
 export type SpecName = 'openapi.yaml' | 'asyncapi.yaml' | 'mcp-tools.json'
 
@@ -109,6 +117,11 @@ export interface ArwClientOptions {
   adminToken?: string
   /** Recorded as the surface of the calls it makes (X-ARW-Surface): `cli` or `debug`; default http. */
   surface?: 'cli' | 'debug'
+  /**
+   * Sent as `Authorization: Bearer`: for the API keys of the identity area (a daemon without it
+   * takes its admin token there too).
+   */
+  apiKey?: string
   fetch?: typeof fetch
 }
 
@@ -117,12 +130,14 @@ export class ArwClient {
   readonly baseUrl: string
   readonly #token: string | undefined
   readonly #surface: string | undefined
+  readonly #apiKey: string | undefined
   readonly #fetch: typeof fetch
 
   constructor(options: ArwClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '')
     this.#token = options.adminToken
     this.#surface = options.surface
+    this.#apiKey = options.apiKey
     this.#fetch = options.fetch ?? fetch
   }
 
@@ -161,6 +176,7 @@ export class ArwClient {
   async *events(options: EventsOptions = {}): AsyncGenerator<ArwEvent> {
     let lastId: number | undefined = options.after
     let first = true
+    let backoff: number = RECONNECT_BACKOFF.firstMs
     while (true) {
       const query = new URLSearchParams()
       if (first && options.replay !== undefined) query.set('replay', String(options.replay))
@@ -179,11 +195,17 @@ export class ArwClient {
           options.signal,
         )
       } catch (error) {
-        if (!options.reconnect || options.signal?.aborted || error instanceof ArwProblemError) throw error
-        await sleep(500, options.signal)
+        // Stopped while connecting (Ctrl-C): the caller asked for the end, not a failure.
+        if (options.signal?.aborted) return
+        if (!options.reconnect || !(error instanceof ArwUnreachableError)) throw error
+        options.onUnreachable?.(error, backoff)
+        await sleep(backoff, options.signal)
+        if (options.signal?.aborted) return
+        backoff = Math.min(backoff * 2, RECONNECT_BACKOFF.maxMs)
         continue
       }
       first = false
+      backoff = RECONNECT_BACKOFF.firstMs
       try {
         for await (const message of sseMessages(response)) {
           const event = JSON.parse(message.data) as ArwEvent
@@ -223,6 +245,7 @@ export class ArwClient {
     const url = this.baseUrl + path
     const all: Record<string, string> = { ...headers }
     if (this.#token !== undefined) all['x-arw-admin'] = this.#token
+    if (this.#apiKey !== undefined) all['authorization'] = `Bearer ${this.#apiKey}`
     if (body !== undefined) all['content-type'] = 'application/json'
     let response: Response
     try {

@@ -6,7 +6,7 @@ export const INVOKE_HELP = `Usage: arw invoke <tool> [--input <json> | --input @
 Runs a tool through the daemon's governed pipeline and prints the answer as JSON:
 {"output": ..., "tool": "id@x.y.z", "trace_id": ..., "duration_ms": ...}.
 <tool> is a bare name (newest stable version) or name@x.y.z.
-  --input <json>             the tool's input (default {}); @path reads it from a file, @- from stdin
+  --input, -i <json>         the tool's input (default {}); @path reads it from a file, @- from stdin
   --idempotency-key <key>    a retry with the same key returns the first answer
   --task <id>, --step <s>    group the call under a task (see /admin/probe)
   --output-only              print only the output
@@ -14,15 +14,17 @@ ${CLIENT_HELP}
 Exit status: 0 ok, 1 the daemon answered a problem (printed as JSON on stderr), 2 usage, 3 unreachable.
 `
 
+export const INVOKE_OPTIONS = {
+  ...CLIENT_OPTIONS,
+  input: { type: 'string', short: 'i' },
+  'idempotency-key': { type: 'string' },
+  task: { type: 'string' },
+  step: { type: 'string' },
+  'output-only': { type: 'boolean' },
+} as const
+
 export async function invokeCommand(args: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, {
-    ...CLIENT_OPTIONS,
-    input: { type: 'string', short: 'i' },
-    'idempotency-key': { type: 'string' },
-    task: { type: 'string' },
-    step: { type: 'string' },
-    'output-only': { type: 'boolean' },
-  })
+  const { values, positionals } = parse(args, INVOKE_OPTIONS)
   if (values.help) {
     io.out(INVOKE_HELP)
     return EXIT.ok

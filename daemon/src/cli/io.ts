@@ -34,11 +34,17 @@ export class UsageError extends Error {
 export const CLIENT_OPTIONS = {
   url: { type: 'string' },
   token: { type: 'string' },
+  'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options']
 
-export const CLIENT_HELP = `  --url <url>      daemon address (default $ARW_URL or http://127.0.0.1:8090)
-  --token <token>  admin token (default $ARW_ADMIN_TOKEN)
+export const DEFAULT_URL = 'http://127.0.0.1:8090'
+
+export const CLIENT_HELP = `  --url <url>      daemon address: --url, else $ARW_URL, else $BASE (as the README's tour sets it;
+                   used only when it is an http(s) URL), else ${DEFAULT_URL}
+  --token <token>  admin token, sent as X-ARW-Admin (default $ARW_ADMIN_TOKEN)
+  --api-key <key>  API key, sent as Authorization: Bearer (default $ARW_API_KEY): for the API keys
+                   of the identity area; until then the daemon takes its admin token there too
   -h, --help       this help`
 
 export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
@@ -53,13 +59,49 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+function isHttpUrl(raw: string): boolean {
+  try {
+    const url = new URL(raw)
+    return url.protocol === 'http:' || url.protocol === 'https:'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The daemon's address: --url, then ARW_URL (the CLI's own variable, so it wins), then BASE (what
+ * the README's tour exports; a generic name other tools use too, so a BASE that is not an http(s)
+ * URL is ignored rather than refused), then the default. A --url or ARW_URL that is not an http(s)
+ * URL is a usage error (exit 2), not an unreachable daemon.
+ */
+export function daemonUrl(url: string | undefined, env: NodeJS.ProcessEnv): string {
+  const explicit: Array<[string, string | undefined]> = [
+    ['--url', url],
+    ['ARW_URL', env['ARW_URL'] || undefined],
+  ]
+  for (const [from, raw] of explicit) {
+    if (raw === undefined) continue
+    if (!isHttpUrl(raw))
+      throw new UsageError(`${from} must be an http:// or https:// URL, got ${JSON.stringify(raw)}`)
+    return raw
+  }
+  const base = env['BASE']
+  return base && isHttpUrl(base) ? base : DEFAULT_URL
+}
+
 export function clientFor(
-  values: { url?: string | undefined; token?: string | undefined },
+  values: { url?: string | undefined; token?: string | undefined; 'api-key'?: string | undefined },
   io: CliIO,
 ): ArwClient {
-  const baseUrl = values.url ?? io.env['ARW_URL'] ?? 'http://127.0.0.1:8090'
+  const baseUrl = daemonUrl(values.url, io.env)
   const token = values.token ?? io.env['ARW_ADMIN_TOKEN']
-  return new ArwClient({ baseUrl, surface: 'cli', ...(token ? { adminToken: token } : {}) })
+  const apiKey = values['api-key'] ?? io.env['ARW_API_KEY']
+  return new ArwClient({
+    baseUrl,
+    surface: 'cli',
+    ...(token ? { adminToken: token } : {}),
+    ...(apiKey ? { apiKey } : {}),
+  })
 }
 
 /** Maps a failure to its exit code, printing what a user needs to see on stderr. */

@@ -1,4 +1,4 @@
-import { type CliIO, EXIT, report, UsageError } from './io.ts'
+import { type CliIO, EXIT, parse, report, UsageError } from './io.ts'
 
 export const HELP = `Usage: arw <command> [options]
 
@@ -11,14 +11,20 @@ Commands:
   mcp         serve MCP over stdin/stdout (for clients that spawn their servers)
   backup      copy a consistent, compacted snapshot of the store: arw backup <dir>
 
-'arw <command> --help' describes each. Commands that talk to a daemon take --url (default $ARW_URL
-or http://127.0.0.1:8090) and --token (default $ARW_ADMIN_TOKEN).
+Options:
+  -v, --version   print the version
+  -h, --help      this help
+
+'arw <command> --help' describes each. Commands that talk to a daemon take --url (else $ARW_URL,
+else $BASE when it is an http(s) URL, else http://127.0.0.1:8090), --token (default
+$ARW_ADMIN_TOKEN, sent as X-ARW-Admin) and --api-key (default $ARW_API_KEY, sent as
+Authorization: Bearer).
 
 Exit status: 0 ok; 1 the daemon answered a problem (printed as JSON on stderr); 2 usage error;
 3 the daemon could not be reached; 4 invalid configuration or the daemon could not start.
 `
 
-const MCP_HELP = `Usage: arw mcp
+const MCP_HELP = `Usage: arw mcp [-h | --help]
 
 Serves MCP over stdin/stdout: the same tools, schemas and governed pipeline as /mcp. When a daemon
 runs on ARW_STATE_DIR, every message is forwarded to that daemon's /mcp (it journals the calls);
@@ -28,6 +34,8 @@ client's config file:
   {"command": "node", "args": ["/path/to/clone/daemon/bin/arw.js", "mcp"]}  (a clone)
 Exit status: 4 when the state directory is unusable or held by another in-process arw mcp.
 `
+
+export const MCP_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const
 
 type Command = (args: readonly string[], io: CliIO) => Promise<number>
 
@@ -41,11 +49,11 @@ const COMMANDS: Record<string, Command> = {
   spec: async (args, io) => (await import('./spec.ts')).specCommand(args, io),
   backup: async (args, io) => (await import('./backup.ts')).backupCommand(args, io),
   mcp: async (args, io) => {
-    if (args.includes('--help') || args.includes('-h')) {
+    const { values } = parse(args, MCP_OPTIONS, false)
+    if (values.help) {
       io.out(MCP_HELP)
       return EXIT.ok
     }
-    if (args.length > 0) throw new UsageError(`mcp takes no arguments, got ${args.join(' ')}`)
     const { runMcp } = await import('./mcp.ts')
     try {
       await runMcp({ env: io.env })

@@ -14,8 +14,10 @@ const FILES: Record<string, SpecName> = {
   mcp: 'mcp-tools.json',
 }
 
+export const SPEC_OPTIONS = { ...CLIENT_OPTIONS, offline: { type: 'boolean' } } as const
+
 export async function specCommand(args: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { ...CLIENT_OPTIONS, offline: { type: 'boolean' } })
+  const { values, positionals } = parse(args, SPEC_OPTIONS)
   if (values.help) {
     io.out(SPEC_HELP)
     return EXIT.ok

@@ -12,7 +12,7 @@ export const SHUTDOWN_GRACE_MS = 10_000
 export function startHelp(): string {
   const width = Math.max(...CONFIG_VARS.map((v) => v.name.length))
   const vars = CONFIG_VARS.map((v) => `  ${v.name.padEnd(width)}  ${v.description} (default: ${v.default})`)
-  return `Usage: arw start
+  return `Usage: arw start [-h | --help]
 
 Starts the daemon in the foreground, as this process (for a process manager: node daemon/bin/arw.js
 start). SIGTERM or Ctrl-C stops it: requests still running get ${SHUTDOWN_GRACE_MS / 1000} s to finish, the
@@ -23,8 +23,10 @@ Exit status: 0 after a clean stop, 1 when requests outlived the grace period, 4 
 `
 }
 
+export const START_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const
+
 export async function startCommand(args: readonly string[], io: CliIO): Promise<number> {
-  const { values } = parse(args, { help: { type: 'boolean', short: 'h' } }, false)
+  const { values } = parse(args, START_OPTIONS, false)
   if (values.help) {
     io.out(startHelp())
     return EXIT.ok

@@ -8,12 +8,14 @@ Lists the tools of a running daemon: by default the version each bare name resol
 ${CLIENT_HELP}
 `
 
+export const TOOLS_OPTIONS = {
+  ...CLIENT_OPTIONS,
+  json: { type: 'boolean' },
+  all: { type: 'boolean' },
+} as const
+
 export async function toolsCommand(args: readonly string[], io: CliIO): Promise<number> {
-  const { values } = parse(
-    args,
-    { ...CLIENT_OPTIONS, json: { type: 'boolean' }, all: { type: 'boolean' } },
-    false,
-  )
+  const { values } = parse(args, TOOLS_OPTIONS, false)
   if (values.help) {
     io.out(TOOLS_HELP)
     return EXIT.ok
