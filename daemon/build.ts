@@ -5,7 +5,8 @@
  *   dist/cli.js    daemon/src/cli.ts and everything it imports, the workspace packages under
  *                  crates-ts/ included, in one ES module; npm packages stay external (lmdb has
  *                  native parts, and the published package installs them as its dependencies)
- *   dist/assets/   the debug UI (the daemon finds it next to the code that serves it)
+ *   dist/assets/   the debug UI (the daemon finds it next to the code that serves it), with the
+ *                  license of Preact, which its bundle includes
  *
  * `npm ci` and `npm pack` run it (the root `prepare` script); the test suite runs it first too
  * (vitest globalSetup), so daemon/bin/arw.js never runs code older than the sources under test.
@@ -14,8 +15,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdir, rename, rm } from 'node:fs/promises'
-import { builtinModules } from 'node:module'
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises'
+import { builtinModules, createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
@@ -74,6 +75,9 @@ export async function buildDaemon(outDir: string = DIST_DIR): Promise<{ external
     })
     const externals = checkDependencies(result.metafile)
     await buildDebugUi(join(tmp, 'assets'))
+    // The debug UI's bundle includes Preact (MIT), whose license must travel with every copy.
+    const preact = dirname(createRequire(import.meta.url).resolve('preact/package.json'))
+    await copyFile(join(preact, 'LICENSE'), join(tmp, 'assets', 'preact.LICENSE'))
     // Replace the previous build as a whole: a removed file must not linger in dist/.
     const old = `${outDir}.old-${process.pid}-${randomBytes(4).toString('hex')}`
     await rename(outDir, old).catch(() => undefined)
