@@ -96,12 +96,9 @@ function fetchFrom(localAddress = '127.0.0.1') {
 }
 
 beforeAll(async () => {
-  const ensure = await run('bash', [join(HERE, 'ensure-nginx.sh')], { timeout: 660_000 }).catch(
-    (e: { stderr?: string }) => {
-      throw new Error(`nginx is missing and could not be installed:\n${e.stderr ?? String(e)}`)
-    },
-  )
-  void ensure
+  await run('bash', [join(HERE, 'ensure-nginx.sh')], { timeout: 660_000 }).catch((e: { stderr?: string }) => {
+    throw new Error(`nginx is missing and could not be installed:\n${e.stderr ?? String(e)}`)
+  })
   work = mkdtempSync(join(tmpdir(), 'arw-nginx-'))
   // nginx's workers drop root: they must be able to reach their temp folders under this one.
   chmodSync(work, 0o755)
