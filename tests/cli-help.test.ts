@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BACKUP_OPTIONS } from '../daemon/src/cli/backup.ts'
 import { EVENTS_OPTIONS } from '../daemon/src/cli/events.ts'
 import { INVOKE_OPTIONS } from '../daemon/src/cli/invoke.ts'
 import { EXIT } from '../daemon/src/cli/io.ts'
@@ -21,6 +22,7 @@ const PARSERS: Record<string, Options> = {
   events: EVENTS_OPTIONS,
   spec: SPEC_OPTIONS,
   mcp: MCP_OPTIONS,
+  backup: BACKUP_OPTIONS,
 }
 
 let d: TestDaemon
@@ -47,9 +49,9 @@ async function arw(args: string[], signal?: AbortSignal) {
   return { code, out, err }
 }
 
-/** The flags a help text lists: `--name` and `-x` tokens. */
+/** The flags a help text lists: `--name` and one-letter `-x` tokens (not `openssl rand -hex`). */
 function flagsIn(help: string): string[] {
-  return [...new Set([...help.matchAll(/(?<![\w@-])(--?[a-z][a-z-]*)/g)].map((m) => m[1]!))]
+  return [...new Set([...help.matchAll(/(?<![\w@-])(--[a-z][a-z-]*|-[a-z](?![\w-]))/g)].map((m) => m[1]!))]
 }
 
 /** A value each option taking one is tried with (one the daemon accepts where it matters). */

@@ -5,7 +5,7 @@ import { loadConfig } from '../config.ts'
 import { ensureStateDir } from '../state/dir.ts'
 import { type CliIO, EXIT, parse, UsageError } from './io.ts'
 
-export const BACKUP_HELP = `Usage: arw backup <dir>
+export const BACKUP_HELP = `Usage: arw backup <dir> [-h | --help]
 
 Copies the store of ARW_STATE_DIR (the journal, idempotency keys, every area's data) into <dir>,
 which must be empty or missing: a consistent snapshot, compacted (free pages left out), taken from
@@ -17,8 +17,10 @@ Exit status: 0 done; 4 no store to copy, or <dir> is not empty.
 /** The store's file inside a state directory (see Store.open in @arw/journal). */
 const STORE_FILE = 'arw.lmdb'
 
+export const BACKUP_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const
+
 export async function backupCommand(args: readonly string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { help: { type: 'boolean', short: 'h' } })
+  const { values, positionals } = parse(args, BACKUP_OPTIONS)
   if (values.help) {
     io.out(BACKUP_HELP)
     return EXIT.ok
