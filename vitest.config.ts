@@ -15,6 +15,8 @@ export default defineConfig({
     exclude: ['**/node_modules/**'],
     // daemon/bin/arw.js runs the compiled build: compile the sources under test first.
     globalSetup: ['tests/support/build-daemon.ts'],
+    // Every answer any daemon gives in a test is checked against spec/openapi.yaml.
+    setupFiles: ['daemon/src/testing/contract-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores on CI: files run in parallel forks, never more than the machine has.

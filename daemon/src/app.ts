@@ -31,6 +31,9 @@ import { closeMcp } from './surfaces/mcp/state.ts'
 import { closeSse } from './surfaces/sse/state.ts'
 import { DAEMON_VERSION } from './version.ts'
 
+/** The variable that turns the response contract check on (testing/contract.ts reads the same name). */
+const CONTRACT_CHECK_ENV = 'ARW_CONTRACT_CHECK'
+
 export interface BuildOptions extends RegistryOptions {
   config: Config
   /** A registry to serve instead of the one built from the areas (tests). */
@@ -187,6 +190,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   app.decorate('arw', services)
   app.decorateRequest('trace', null as never)
   app.decorateRequest('principal', undefined)
+  // Test runs check every answer against spec/openapi.yaml (see testing/contract.ts); before the
+  // routes, so that no answer escapes it.
+  const contractFile = process.env[CONTRACT_CHECK_ENV]
+  if (contractFile) await (await import('./testing/contract.ts')).installContractCheck(app, contractFile)
   // Only JSON bodies are accepted; anything else is a clear 415.
   app.removeContentTypeParser('text/plain')
   installValidation(app)
