@@ -43,6 +43,6 @@ declare module 'fastify' {
     principal: Principal | undefined
   }
   interface FastifyContextConfig {
-    auth?: 'admin' | 'public'
+    auth?: HttpRouteDoc['auth']
   }
 }

@@ -289,7 +289,7 @@ export interface paths {
         put?: never;
         /**
          * Hash text
-         * @description Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes. sha1 and md5 are offered for checking legacy checksums only.
+         * @description Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes (give exactly one of them). sha1 and md5 are offered for checking legacy checksums only.
          */
         post: operations["hash.digest@1.0.0"];
         delete?: never;
@@ -470,7 +470,7 @@ export interface components {
             algorithm: "sha256" | "sha384" | "sha512" | "sha1" | "md5";
             /** @default hex */
             encoding: "hex" | "base64" | "base64url";
-        };
+        } & (unknown | unknown);
         "hash.digest_1.0.0_Output": {
             algorithm: string;
             encoding: string;
@@ -583,21 +583,11 @@ export interface components {
         };
     };
     responses: {
-        /** @description Problem with code approval_required. */
-        "Problem202.approval_required": {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"] & {
-                    /** @enum {unknown} */
-                    code?: "approval_required";
-                };
-            };
-        };
         /** @description Problem with code validation_failed. */
         "Problem400.validation_failed": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -610,6 +600,8 @@ export interface components {
         /** @description Problem with code unauthorized. */
         "Problem401.unauthorized": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 /** @description The scheme to authenticate with. */
                 "WWW-Authenticate"?: string;
                 [name: string]: unknown;
@@ -624,6 +616,8 @@ export interface components {
         /** @description Problem with code forbidden. */
         "Problem403.forbidden": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -633,21 +627,11 @@ export interface components {
                 };
             };
         };
-        /** @description Problem with code forbidden or policy_denied. */
-        "Problem403.forbidden.policy_denied": {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"] & {
-                    /** @enum {unknown} */
-                    code?: "forbidden" | "policy_denied";
-                };
-            };
-        };
         /** @description Problem with code not_found. */
         "Problem404.not_found": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -657,21 +641,11 @@ export interface components {
                 };
             };
         };
-        /** @description Problem with code conflict. */
-        "Problem409.conflict": {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"] & {
-                    /** @enum {unknown} */
-                    code?: "conflict";
-                };
-            };
-        };
         /** @description Problem with code payload_too_large. */
         "Problem413.payload_too_large": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -684,6 +658,8 @@ export interface components {
         /** @description Problem with code validation_failed. */
         "Problem415.validation_failed": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -696,6 +672,8 @@ export interface components {
         /** @description Problem with code rate_limited. */
         "Problem429.rate_limited": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 /** @description Seconds until a retry can succeed. */
                 "Retry-After"?: number;
                 [name: string]: unknown;
@@ -710,6 +688,8 @@ export interface components {
         /** @description Problem with code internal_error. */
         "Problem500.internal_error": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -722,6 +702,188 @@ export interface components {
         /** @description Problem with code unavailable. */
         "Problem503.unavailable": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "unavailable";
+                };
+            };
+        };
+        /** @description Problem with code approval_required. */
+        "ToolProblem202.approval_required": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "approval_required";
+                };
+            };
+        };
+        /** @description Problem with code validation_failed. */
+        "ToolProblem400.validation_failed": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "validation_failed";
+                };
+            };
+        };
+        /** @description Problem with code unauthorized. */
+        "ToolProblem401.unauthorized": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description The scheme to authenticate with. */
+                "WWW-Authenticate"?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "unauthorized";
+                };
+            };
+        };
+        /** @description Problem with code forbidden or policy_denied. */
+        "ToolProblem403.forbidden.policy_denied": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "forbidden" | "policy_denied";
+                };
+            };
+        };
+        /** @description Problem with code not_found. */
+        "ToolProblem404.not_found": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "not_found";
+                };
+            };
+        };
+        /** @description Problem with code conflict. */
+        "ToolProblem409.conflict": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "conflict";
+                };
+            };
+        };
+        /** @description Problem with code payload_too_large. */
+        "ToolProblem413.payload_too_large": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "payload_too_large";
+                };
+            };
+        };
+        /** @description Problem with code validation_failed. */
+        "ToolProblem415.validation_failed": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "validation_failed";
+                };
+            };
+        };
+        /** @description Problem with code rate_limited. */
+        "ToolProblem429.rate_limited": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description Seconds until a retry can succeed. */
+                "Retry-After"?: number;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "rate_limited";
+                };
+            };
+        };
+        /** @description Problem with code internal_error. */
+        "ToolProblem500.internal_error": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "internal_error";
+                };
+            };
+        };
+        /** @description Problem with code unavailable. */
+        "ToolProblem503.unavailable": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -732,8 +894,12 @@ export interface components {
             };
         };
         /** @description Problem with code timeout. */
-        "Problem504.timeout": {
+        "ToolProblem504.timeout": {
             headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -776,6 +942,12 @@ export interface operations {
             /** @description An event stream (text/event-stream). */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description `no-cache, no-transform`: no cache or proxy may store or re-encode the stream. */
+                    "cache-control"?: string;
+                    /** @description `no`: tells nginx-style proxies to pass each event on at once. */
+                    "x-accel-buffering"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -806,6 +978,8 @@ export interface operations {
             /** @description The schemas. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -845,6 +1019,8 @@ export interface operations {
             /** @description The counters. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -912,6 +1088,8 @@ export interface operations {
             /** @description Every tool version. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -974,7 +1152,7 @@ export interface operations {
             /** @description introspect.probe@1.0.0 ran; the body is its output, which matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -984,24 +1162,27 @@ export interface operations {
                     "application/json": components["schemas"]["introspect.probe_1.0.0_Output"];
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     debugUi: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of a copy already held (304 if current). */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1010,11 +1191,42 @@ export interface operations {
             /** @description The HTML page. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description Loads nothing from other origins; talks only to this daemon. */
+                    "content-security-policy"?: string;
+                    /** @description `nosniff`. */
+                    "x-content-type-options"?: string;
+                    /** @description `no-referrer`. */
+                    "referrer-policy"?: string;
+                    /** @description `private, no-cache`: revalidated with the ETag each time. */
+                    "cache-control"?: string;
+                    /** @description Of the file served; send it back as If-None-Match. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "text/html": string;
                 };
+            };
+            /** @description Not modified: the If-None-Match ETag is current (no body). */
+            304: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description Loads nothing from other origins; talks only to this daemon. */
+                    "content-security-policy"?: string;
+                    /** @description `nosniff`. */
+                    "x-content-type-options"?: string;
+                    /** @description `no-referrer`. */
+                    "referrer-policy"?: string;
+                    /** @description `private, no-cache`: revalidated with the ETag each time. */
+                    "cache-control"?: string;
+                    /** @description Of the file served; send it back as If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["Problem400.validation_failed"];
             401: components["responses"]["Problem401.unauthorized"];
@@ -1030,7 +1242,10 @@ export interface operations {
     debugUiAsset: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of a copy already held (304 if current). */
+                "if-none-match"?: string;
+            };
             path: {
                 file: string;
             };
@@ -1041,11 +1256,46 @@ export interface operations {
             /** @description JavaScript, CSS or a source map. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description Loads nothing from other origins; talks only to this daemon. */
+                    "content-security-policy"?: string;
+                    /** @description `nosniff`. */
+                    "x-content-type-options"?: string;
+                    /** @description `no-referrer`. */
+                    "referrer-policy"?: string;
+                    /** @description `private, no-cache`: revalidated with the ETag each time. */
+                    "cache-control"?: string;
+                    /** @description Of the file served; send it back as If-None-Match. */
+                    etag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "text/javascript": string;
+                    "text/css": string;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
+            };
+            /** @description Not modified: the If-None-Match ETag is current (no body). */
+            304: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description Loads nothing from other origins; talks only to this daemon. */
+                    "content-security-policy"?: string;
+                    /** @description `nosniff`. */
+                    "x-content-type-options"?: string;
+                    /** @description `no-referrer`. */
+                    "referrer-policy"?: string;
+                    /** @description `private, no-cache`: revalidated with the ETag each time. */
+                    "cache-control"?: string;
+                    /** @description Of the file served; send it back as If-None-Match. */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["Problem400.validation_failed"];
             401: components["responses"]["Problem401.unauthorized"];
@@ -1070,6 +1320,8 @@ export interface operations {
             /** @description The daemon is up. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1133,6 +1385,12 @@ export interface operations {
             /** @description SSE stream. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description `no-cache, no-transform`: no cache or proxy may store or re-encode the stream. */
+                    "cache-control"?: string;
+                    /** @description `no`: tells nginx-style proxies to pass each event on at once. */
+                    "x-accel-buffering"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1141,8 +1399,96 @@ export interface operations {
             };
             400: components["responses"]["Problem400.validation_failed"];
             401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden"];
-            404: components["responses"]["Problem404.not_found"];
+            /** @description JSON-RPC error: the Origin or Host is not allowed (DNS-rebinding protection). Problem with code forbidden. */
+            403: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /** @description JSON-RPC error: the Mcp-Session-Id is unknown or ended; initialize again. Problem with code not_found. */
+            404: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description JSON-RPC error: no Mcp-Session-Id: 2026-07-28 clients use subscriptions/listen instead. */
+            405: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description The methods that do apply: POST, DELETE. */
+                    allow?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                };
+            };
+            /** @description JSON-RPC error: the request does not accept text/event-stream. */
+            406: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                };
+            };
             413: components["responses"]["Problem413.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
@@ -1169,30 +1515,112 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": unknown;
+            };
+        };
         responses: {
-            /** @description The JSON-RPC response (JSON or SSE). */
+            /** @description The JSON-RPC response, or an SSE stream of the messages before it and then it (`text/event-stream`). */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description The session an initialize request opened (2025-era revisions). */
+                    "mcp-session-id"?: string;
+                    /** @description `no-cache, no-transform`: no cache or proxy may store or re-encode the stream. */
+                    "cache-control"?: string;
+                    /** @description `no`: tells nginx-style proxies to pass each event on at once. */
+                    "x-accel-buffering"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
+                    "text/event-stream": string;
                 };
             };
-            /** @description A notification or response was accepted. */
+            /** @description A notification or response was accepted (no body). */
             202: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description JSON-RPC error: not a JSON-RPC 2.0 message, a batch, or a missing or unsupported header. Problem with code validation_failed. */
+            400: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": unknown;
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_failed";
+                    };
                 };
             };
-            400: components["responses"]["Problem400.validation_failed"];
             401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden"];
-            404: components["responses"]["Problem404.not_found"];
+            /** @description JSON-RPC error: the Origin or Host is not allowed (DNS-rebinding protection). Problem with code forbidden. */
+            403: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /** @description JSON-RPC error: the Mcp-Session-Id is unknown or ended; initialize again. Problem with code not_found. */
+            404: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             413: components["responses"]["Problem413.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
@@ -1221,19 +1649,88 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The session is ended on every replica. */
+            /** @description The session is ended on every replica (no body). */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description JSON-RPC error: the Mcp-Session-Id header is missing. Problem with code validation_failed. */
+            400: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": unknown;
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_failed";
+                    };
                 };
             };
-            400: components["responses"]["Problem400.validation_failed"];
             401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden"];
-            404: components["responses"]["Problem404.not_found"];
+            /** @description JSON-RPC error: the Origin or Host is not allowed (DNS-rebinding protection). Problem with code forbidden. */
+            403: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden";
+                    };
+                };
+            };
+            /** @description JSON-RPC error: the Mcp-Session-Id is unknown or ended; initialize again. Problem with code not_found. */
+            404: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        jsonrpc: "2.0";
+                        id: string | number | null;
+                        error: {
+                            code: number;
+                            message: string;
+                            data?: unknown;
+                        };
+                    };
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
             413: components["responses"]["Problem413.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
@@ -1252,6 +1749,8 @@ export interface operations {
             /** @description YAML. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1278,6 +1777,8 @@ export interface operations {
             /** @description JSON. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1306,6 +1807,8 @@ export interface operations {
             /** @description YAML. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1334,6 +1837,8 @@ export interface operations {
             /** @description JSON Schema. */
             200: {
                 headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1373,7 +1878,7 @@ export interface operations {
             /** @description demo.echo@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1392,18 +1897,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "hash.digest@1.0.0": {
@@ -1431,7 +1936,7 @@ export interface operations {
             /** @description hash.digest@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1450,18 +1955,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "introspect.probe@1.0.0:invoke": {
@@ -1489,7 +1994,7 @@ export interface operations {
             /** @description introspect.probe@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1508,18 +2013,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "introspect.tools@1.0.0": {
@@ -1547,7 +2052,7 @@ export interface operations {
             /** @description introspect.tools@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1566,18 +2071,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "memory.probe@1.0.0": {
@@ -1605,7 +2110,7 @@ export interface operations {
             /** @description memory.probe@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1624,18 +2129,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "text.stats@1.0.0": {
@@ -1663,7 +2168,7 @@ export interface operations {
             /** @description text.stats@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1682,18 +2187,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "time.now@1.0.0": {
@@ -1721,7 +2226,7 @@ export interface operations {
             /** @description time.now@1.0.0 ran; its output matched the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
@@ -1740,18 +2245,18 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     invokeTool: {
@@ -1789,10 +2294,16 @@ export interface operations {
             /** @description The tool ran; its output is checked against the declared output schema. */
             200: {
                 headers: {
-                    /** @description W3C trace context of this call. */
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
                     "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1805,18 +2316,274 @@ export interface operations {
                     };
                 };
             };
-            202: components["responses"]["Problem202.approval_required"];
-            400: components["responses"]["Problem400.validation_failed"];
-            401: components["responses"]["Problem401.unauthorized"];
-            403: components["responses"]["Problem403.forbidden.policy_denied"];
-            404: components["responses"]["Problem404.not_found"];
-            409: components["responses"]["Problem409.conflict"];
-            413: components["responses"]["Problem413.payload_too_large"];
-            415: components["responses"]["Problem415.validation_failed"];
-            429: components["responses"]["Problem429.rate_limited"];
-            500: components["responses"]["Problem500.internal_error"];
-            503: components["responses"]["Problem503.unavailable"];
-            504: components["responses"]["Problem504.timeout"];
+            /** @description Problem with code approval_required. */
+            202: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "approval_required";
+                    };
+                };
+            };
+            /** @description Problem with code validation_failed. */
+            400: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_failed";
+                    };
+                };
+            };
+            /** @description Problem with code unauthorized. */
+            401: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description The scheme to authenticate with. */
+                    "WWW-Authenticate"?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "unauthorized";
+                    };
+                };
+            };
+            /** @description Problem with code forbidden or policy_denied. */
+            403: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "forbidden" | "policy_denied";
+                    };
+                };
+            };
+            /** @description Problem with code not_found. */
+            404: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "not_found";
+                    };
+                };
+            };
+            /** @description Problem with code conflict. */
+            409: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "conflict";
+                    };
+                };
+            };
+            /** @description Problem with code payload_too_large. */
+            413: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
+            /** @description Problem with code validation_failed. */
+            415: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "validation_failed";
+                    };
+                };
+            };
+            /** @description Problem with code rate_limited. */
+            429: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description Seconds until a retry can succeed. */
+                    "Retry-After"?: number;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Problem with code internal_error. */
+            500: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "internal_error";
+                    };
+                };
+            };
+            /** @description Problem with code unavailable. */
+            503: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "unavailable";
+                    };
+                };
+            };
+            /** @description Problem with code timeout. */
+            504: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "timeout";
+                    };
+                };
+            };
         };
     };
 }

@@ -18,7 +18,7 @@ export {
 export { mcpAlias, mcpListing, mcpNameToRef } from './mcp-names.ts'
 export { bindingOperationId, emitOpenApi, type OpenApiOptions } from './openapi.ts'
 export { ProblemSchema, statusesOf } from './problem-schema.ts'
-export type { HttpMethod, HttpRouteDoc, ResponseDoc } from './route.ts'
+export type { HeaderDoc, HttpMethod, HttpRouteDoc, ResponseDoc } from './route.ts'
 export { SpecError } from './spec-error.ts'
 export { SCHEMAS_DIR, type SpecFilesOptions, specFiles, yamlText } from './spec-files.ts'
 export {

@@ -74,6 +74,14 @@ describe('emitOpenApi', () => {
     }
   })
 
+  it('lists the servers it is given, so generated clients have a base URL', () => {
+    const servers = [{ url: 'http://127.0.0.1:8090', description: 'default' }]
+    expect(
+      emitOpenApi({ registry: fixtureRegistry(), routes: fixtureRoutes(), info, servers }).servers,
+    ).toEqual(servers)
+    expect(emit().servers).toBeUndefined()
+  })
+
   it('documents every route with its parameters, body, success and problem responses', () => {
     const doc = emit()
     expect(doc.openapi).toBe('3.1.0')
@@ -116,13 +124,16 @@ describe('emitOpenApi', () => {
 
     // Two operations under one path; a success response without a body has no content.
     expect(Object.keys(doc.paths?.['/admin/things/{kind}/{id}'] ?? {})).toEqual(['get', 'delete'])
+    // Every answer, success or problem, declares the traceparent the daemon always sends.
     expect(response(doc, op(doc, '/admin/things/{kind}/{id}', 'delete'), '204')).toEqual({
       description: 'Deleted.',
+      headers: { traceparent: { description: expect.any(String), schema: { type: 'string' } } },
     })
+    expect(response(doc, get, '404').headers?.['traceparent']).toBeDefined()
 
-    // Public routes need no credentials and answer no auth problems.
+    // Public routes say that they need no credentials, and answer no auth problems.
     const health = op(doc, '/healthz', 'get')
-    expect(health.security).toBeUndefined()
+    expect(health.security).toEqual([])
     expect(Object.keys(health.responses ?? {})).toEqual(['200', '400', '404', '413', '415', '429', '500'])
     expect(response(doc, op(doc, '/spec/openapi.yaml', 'get'), '200').content).toEqual({
       'application/yaml': { schema: { type: 'string' } },

@@ -13,17 +13,20 @@ import {
   type ResponsesObject,
   type SchemaObject,
   type SecurityRequirementObject,
+  type ServerObject,
 } from 'openapi3-ts/oas31'
 import { byCodeUnit, COMPONENT_NAME, toolSchemaName } from './component-names.ts'
 import { type JsonObject, toJsonObject } from './json.ts'
 import { ProblemSchema, statusesOf } from './problem-schema.ts'
-import type { HttpMethod, HttpRouteDoc } from './route.ts'
+import type { HeaderDoc, HttpMethod, HttpRouteDoc } from './route.ts'
 import { throwIfProblems } from './spec-error.ts'
 
 export interface OpenApiOptions {
   registry: Registry
   routes: readonly HttpRouteDoc[]
   info: { title: string; version: string; description?: string }
+  /** Where the daemon is usually reached; clients resolve the paths against these. */
+  servers?: readonly ServerObject[]
 }
 
 const JSON_TYPE = 'application/json'
@@ -65,6 +68,22 @@ const METHOD_ORDER: readonly HttpMethod[] = ['GET', 'PUT', 'POST', 'PATCH', 'DEL
 
 const ADMIN_SECURITY: SecurityRequirementObject[] = [{ adminToken: [] }, { bearer: [] }]
 
+function securityOf(auth: HttpRouteDoc['auth']): SecurityRequirementObject[] {
+  // A public operation says so (`security: []`) rather than leaving readers to guess; `{}` is
+  // the "no credentials" alternative of a conditional one.
+  if (auth === 'public') return []
+  return auth === 'admin' ? structuredClone(ADMIN_SECURITY) : [{}, ...structuredClone(ADMIN_SECURITY)]
+}
+
+/**
+ * Sent with every answer, success or problem: the entry hook of every route and the error and
+ * not-found handlers set it (surfaces/http/trace.ts).
+ */
+const TRACEPARENT_HEADER = {
+  description: 'W3C trace context of this request: continued from its `traceparent`, or started here.',
+  schema: { type: 'string' },
+} as const
+
 interface PlannedOperation {
   path: string
   method: HttpMethod
@@ -100,6 +119,7 @@ export function emitOpenApi(options: OpenApiOptions): OpenAPIObject {
   const builder = OpenApiBuilder.create({
     openapi: '3.1.0',
     info: { ...options.info },
+    ...(options.servers ? { servers: structuredClone([...options.servers]) } : {}),
     ...(tags.length > 0 ? { tags: tags.map((name) => ({ name })) } : {}),
     paths: {},
   })
@@ -227,14 +247,14 @@ function routeOperation(
     summary: route.summary,
     ...(route.description ? { description: route.description } : {}),
     ...(route.tags.length > 0 ? { tags: [...route.tags] } : {}),
-    ...(route.auth === 'admin' ? { security: structuredClone(ADMIN_SECURITY) } : {}),
+    security: securityOf(route.auth),
   }
   if (parameters.length > 0) operation.parameters = parameters
   if (route.body !== undefined) {
     const body = toJsonObject(route.body, `${label} body`, problems)
     // The body is required when its schema requires something; an all-optional body may be left out.
     operation.requestBody = {
-      required: requiredOf(body).size > 0,
+      required: route.bodyRequired ?? requiredOf(body).size > 0,
       content: { [JSON_TYPE]: { schema: body as SchemaObject } },
     }
   }
@@ -247,18 +267,9 @@ function routeOperation(
       continue
     }
     const out: ResponseObject = { description: response.description }
-    if (response.headers) {
-      const headers: HeadersObject = {}
-      for (const [name, header] of Object.entries(response.headers)) {
-        headers[name] = {
-          description: header.description,
-          schema: toJsonObject(
-            header.schema,
-            `${label} response ${status} header ${name}`,
-            problems,
-          ) as SchemaObject,
-        }
-      }
+    {
+      const headers: HeadersObject = { traceparent: { ...TRACEPARENT_HEADER } }
+      Object.assign(headers, headerObjects(response.headers, `${label} response ${status}`, problems))
       out.headers = headers
     }
     if (response.schema !== undefined || response.contentType !== undefined) {
@@ -268,16 +279,27 @@ function routeOperation(
       }
       out.content = { [response.contentType ?? JSON_TYPE]: media }
     }
+    for (const [type, schema] of Object.entries(response.otherContent ?? {})) {
+      out.content = {
+        ...(out.content ?? {}),
+        [type]: {
+          schema: toJsonObject(schema, `${label} response ${status} ${type}`, problems) as SchemaObject,
+        },
+      }
+    }
     responses[String(status)] = out
   }
   if (Object.keys(responses).length === 0) problems.push(`${label}: declares no success response`)
 
-  const codes = new Set<ProblemCode>([...EVERY_ROUTE, ...(route.auth === 'admin' ? ADMIN_ROUTE : [])])
+  const codes = new Set<ProblemCode>([...EVERY_ROUTE, ...(route.auth !== 'public' ? ADMIN_ROUTE : [])])
   for (const code of route.errors ?? []) {
     if (isProblemCode(code)) codes.add(code)
     else problems.push(`${label}: errors lists "${code}", which is not a problem code`)
   }
-  addProblemResponses(responses, codes, shared, label, problems)
+  const problemHeaders = route.problemHeaders
+    ? { headers: headerObjects(route.problemHeaders, `${label} problem`, problems) }
+    : undefined
+  addProblemResponses(responses, codes, problemHeaders ? undefined : shared, label, problems, problemHeaders)
   operation.responses = responses
   return { path: route.path, method: route.method, operation, label }
 }
@@ -293,9 +315,11 @@ function routeOperation(
 function addProblemResponses(
   responses: ResponsesObject,
   codes: ReadonlySet<ProblemCode>,
-  shared: Map<string, ResponseObject>,
+  /** Where shared problem responses go; without it (an operation's own problem headers), inline. */
+  shared: Map<string, ResponseObject> | undefined,
   label: string,
   problems: string[],
+  extra?: { headers: HeadersObject; prefix?: string },
 ): void {
   const byStatus = new Map<number, ProblemCode[]>()
   for (const code of codes) {
@@ -306,13 +330,19 @@ function addProblemResponses(
   for (const status of [...byStatus.keys()].sort((a, b) => a - b)) {
     const atStatus = byStatus.get(status)!.sort(byCodeUnit)
     const response = problemResponse(status, atStatus)
+    if (extra) response.headers = { ...response.headers, ...structuredClone(extra.headers) }
     const existing = responses[String(status)] as ResponseObject | undefined
     if (existing) {
       existing.description = `${existing.description} ${response.description}`
       existing.content = { ...(existing.content ?? {}), ...response.content }
+      existing.headers = { ...(existing.headers ?? {}), ...response.headers }
       continue
     }
-    const name = `Problem${status}.${atStatus.join('.')}`
+    if (!shared) {
+      responses[String(status)] = response
+      continue
+    }
+    const name = `${extra?.prefix ?? ''}Problem${status}.${atStatus.join('.')}`
     shared.set(name, response)
     responses[String(status)] = { $ref: `#/components/responses/${name}` }
   }
@@ -328,8 +358,10 @@ function problemResponse(status: number, codes: readonly ProblemCode[]): Respons
     },
   }
   // The headers the daemon sends with these problems (see sendProblem in the HTTP surface).
+  response.headers = { traceparent: { ...TRACEPARENT_HEADER } }
   if (status === 429) {
     response.headers = {
+      ...response.headers,
       'Retry-After': {
         description: 'Seconds until a retry can succeed.',
         schema: { type: 'integer', minimum: 0 },
@@ -337,10 +369,26 @@ function problemResponse(status: number, codes: readonly ProblemCode[]): Respons
     }
   } else if (status === 401) {
     response.headers = {
+      ...response.headers,
       'WWW-Authenticate': { description: 'The scheme to authenticate with.', schema: { type: 'string' } },
     }
   }
   return response
+}
+
+function headerObjects(
+  headers: Readonly<Record<string, HeaderDoc>> | undefined,
+  label: string,
+  problems: string[],
+): HeadersObject {
+  const out: HeadersObject = {}
+  for (const [name, header] of Object.entries(headers ?? {})) {
+    out[name] = {
+      description: header.description,
+      schema: toJsonObject(header.schema, `${label} header ${name}`, problems) as SchemaObject,
+    }
+  }
+  return out
 }
 
 /** The MCP-style hints in a fixed key order, leaving out the ones not declared. */
@@ -367,7 +415,7 @@ function deprecationNote(tool: RegisteredTool): string | undefined {
 function toolHeaders(tool: RegisteredTool): HeadersObject {
   const deprecated = tool.stability === 'deprecated'
   const headers: HeadersObject = {
-    traceparent: { description: 'W3C trace context of this call.', schema: { type: 'string' } },
+    traceparent: { ...TRACEPARENT_HEADER },
     'idempotent-replayed': {
       description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
       schema: { type: 'string' },
@@ -391,6 +439,25 @@ function toolHeaders(tool: RegisteredTool): HeadersObject {
     }
   }
   return headers
+}
+
+/**
+ * A call's problems, on any route that calls the tool, carry the same headers as its answer: a
+ * replayed problem says so, and a deprecated version says it on every answer (surfaces/http/invoke.ts).
+ */
+function addToolProblems(
+  responses: ResponsesObject,
+  tool: RegisteredTool,
+  shared: Map<string, ResponseObject>,
+  label: string,
+  problems: string[],
+): void {
+  const { traceparent: _, ...headers } = toolHeaders(tool)
+  const deprecated = tool.stability === 'deprecated'
+  addProblemResponses(responses, toolCodes(tool), deprecated ? undefined : shared, label, problems, {
+    headers,
+    prefix: 'Tool',
+  })
 }
 
 /** Problems a call of this tool can answer with, on any route that calls it. */
@@ -473,7 +540,7 @@ function toolOperation(
       },
     },
   }
-  addProblemResponses(responses, toolCodes(tool), shared, label, problems)
+  addToolProblems(responses, tool, shared, label, problems)
 
   const operation: OperationObject = {
     // A bound tool's first REST binding carries the bare id (see bindingOperationId).
@@ -579,7 +646,7 @@ function bindingOperation(
     success.content = { [JSON_TYPE]: { schema: ref(toolSchemaName(tool, 'Output')) } }
   }
   const responses: ResponsesObject = { [String(binding.status)]: success }
-  addProblemResponses(responses, toolCodes(tool), shared, label, problems)
+  addToolProblems(responses, tool, shared, label, problems)
 
   const deprecated = tool.stability === 'deprecated'
   const servesNote = [

@@ -9,7 +9,14 @@ export interface ResponseDoc {
   schema?: TSchema
   /** Defaults to application/json. */
   contentType?: string
-  headers?: Record<string, { description: string; schema: TSchema }>
+  /** Further media types the same answer can come as (e.g. an SSE stream instead of JSON), with their bodies. */
+  otherContent?: Readonly<Record<string, TSchema>>
+  headers?: Record<string, HeaderDoc>
+}
+
+export interface HeaderDoc {
+  description: string
+  schema: TSchema
 }
 
 /**
@@ -25,15 +32,22 @@ export interface HttpRouteDoc {
   summary: string
   description?: string
   tags: readonly string[]
-  /** `admin`: needs the admin principal (X-ARW-Admin or Bearer). `public`: open. */
-  auth: 'admin' | 'public'
+  /**
+   * `admin`: needs the admin principal (X-ARW-Admin or Bearer). `public`: open. `conditional`:
+   * open in some configurations, else the handler asks for the admin token (documented as both).
+   */
+  auth: 'admin' | 'public' | 'conditional'
   params?: TSchema
   query?: TSchema
   body?: TSchema
+  /** Documents the body as required although its schema requires no property (a JSON-RPC message). */
+  bodyRequired?: boolean
   /** Request headers the route reads (documented, not validated): an object schema, names lowercase. */
   headers?: TSchema
   /** Success responses by status. */
   responses: Readonly<Record<number, ResponseDoc>>
   /** Problem codes this route can answer besides the ones every route can (documented as problems). */
   errors?: readonly ProblemCode[]
+  /** Headers this route can send with its problems, besides the ones every problem carries. */
+  problemHeaders?: Readonly<Record<string, HeaderDoc>>
 }

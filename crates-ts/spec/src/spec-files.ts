@@ -21,7 +21,14 @@ export const SCHEMAS_DIR = 'schemas'
 
 const TITLE = 'ARW'
 const OPENAPI_DESCRIPTION =
-  'The HTTP API of the ARW daemon, a schema-first tool and connection daemon. Besides the generic `POST /tools/{tool_id}:invoke`, every registered tool version is documented as its own typed operation `POST /tools/<name>@<version>:invoke`. Every failure is an RFC 7807 problem (`application/problem+json`) with a stable `code`.'
+  'The HTTP API of the ARW daemon, a schema-first tool and connection daemon. Besides the generic `POST /tools/{tool_id}:invoke`, every registered tool version is documented as its own typed operation `POST /tools/<name>@<version>:invoke`. A path or method not listed here answers 404 (`route_not_found`), and every answer carries `traceparent`. Every failure is an RFC 7807 problem (`application/problem+json`) with a stable `code`.'
+/**
+ * The daemon's default listen address (ARW_HOST, ARW_PORT): what a client generated from the
+ * document calls unless told otherwise.
+ */
+const SERVERS = [
+  { url: 'http://127.0.0.1:8090', description: 'The daemon on its default address (ARW_HOST, ARW_PORT).' },
+]
 const ASYNCAPI_DESCRIPTION =
   'The event stream of the ARW daemon: every event the journal records, delivered as server-sent events with exact resume.'
 
@@ -61,7 +68,12 @@ export function specFiles(options: SpecFilesOptions): Map<string, string> {
     }
   }
   const openapi = attempt(() =>
-    emitOpenApi({ registry, routes, info: { title: TITLE, version, description: OPENAPI_DESCRIPTION } }),
+    emitOpenApi({
+      registry,
+      routes,
+      info: { title: TITLE, version, description: OPENAPI_DESCRIPTION },
+      servers: SERVERS,
+    }),
   )
   const asyncapi = attempt(() =>
     emitAsyncApi({ registry, info: { title: TITLE, version, description: ASYNCAPI_DESCRIPTION } }),

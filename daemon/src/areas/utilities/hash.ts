@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { ERRORS, ProblemError } from '@arw/protocol'
 import { defineTool } from '@arw/registry'
 import Type from 'typebox'
 
@@ -11,7 +10,7 @@ export const hashDigest = defineTool({
   version: '1.0.0',
   title: 'Hash text',
   description:
-    'Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes. sha1 and md5 are offered for checking legacy checksums only.',
+    'Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes (give exactly one of them). sha1 and md5 are offered for checking legacy checksums only.',
   input: Type.Object(
     {
       text: Type.Optional(Type.String({ maxLength: 1_000_000, description: 'Text to hash, as UTF-8.' })),
@@ -34,7 +33,12 @@ export const hashDigest = defineTool({
         }),
       ),
     },
-    { additionalProperties: false },
+    {
+      additionalProperties: false,
+      // Exactly one of text or base64: said in the schema, so validation (and every client reading
+      // the schema) refuses {} and both, and the handler checks nothing the declaration does not.
+      oneOf: [{ required: ['text'] }, { required: ['base64'] }],
+    },
   ),
   output: Type.Object(
     {
@@ -50,15 +54,6 @@ export const hashDigest = defineTool({
   capabilities: ['crypto'],
   timeoutMs: 5000,
   handler: (input) => {
-    if ((input.text === undefined) === (input.base64 === undefined)) {
-      throw new ProblemError(
-        ERRORS.bad_request,
-        { reason: 'give exactly one of text or base64' },
-        {
-          errors: [{ pointer: '/input', message: 'needs exactly one of text or base64', keyword: 'oneOf' }],
-        },
-      )
-    }
     const data =
       input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64!, 'base64')
     const algorithm = input.algorithm ?? 'sha256'

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ERRORS, ProblemError } from '@arw/protocol'
+import type { HeaderDoc, HttpRouteDoc } from '@arw/spec'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { presentedToken } from '../../auth/authenticator.ts'
@@ -90,6 +91,52 @@ async function send(name: string, request: FastifyRequest, reply: FastifyReply):
   return reply.type(asset.type).send(asset.body)
 }
 
+/** The headers `send` sets on every answer of the UI's files, 200 and 304 alike. */
+const ASSET_HEADERS: Record<string, HeaderDoc> = {
+  'content-security-policy': {
+    description: 'Loads nothing from other origins; talks only to this daemon.',
+    schema: Type.String(),
+  },
+  'x-content-type-options': { description: '`nosniff`.', schema: Type.String() },
+  'referrer-policy': { description: '`no-referrer`.', schema: Type.String() },
+  'cache-control': {
+    description: '`private, no-cache`: revalidated with the ETag each time.',
+    schema: Type.String(),
+  },
+  etag: { description: 'Of the file served; send it back as If-None-Match.', schema: Type.String() },
+}
+
+const IF_NONE_MATCH = Type.Object({
+  'if-none-match': Type.Optional(
+    Type.String({ description: 'The ETag of a copy already held (304 if current).' }),
+  ),
+})
+
+function assetResponses(description: string, content: Record<string, string>): HttpRouteDoc['responses'] {
+  const [[first, what], ...rest] = Object.entries(content) as [[string, string], ...[string, string][]]
+  return {
+    200: {
+      description,
+      contentType: first,
+      schema: Type.String({ description: what }),
+      otherContent: Object.fromEntries(
+        rest.map(([type, file]) => [
+          type,
+          // A source map is a JSON document; the others are text.
+          type === 'application/json'
+            ? Type.Record(Type.String(), Type.Unknown(), { description: file })
+            : Type.String({ description: file }),
+        ]),
+      ),
+      headers: ASSET_HEADERS,
+    },
+    304: {
+      description: 'Not modified: the If-None-Match ETag is current (no body).',
+      headers: ASSET_HEADERS,
+    },
+  }
+}
+
 const DESCRIPTION =
   "Served when the daemon runs with ARW_DEBUG=1, else only to a request with the admin token (404 without one, 401 with a wrong one). The page is static and holds no data; every panel reads the admin API (tools, schemas, invoke, events, probe, stats) with the admin token in the X-ARW-Admin header. The token is entered once in the page, kept in the tab's sessionStorage and never put in a URL. With ARW_DEBUG=1 and no token configured, loopback callers are admitted without one; otherwise the page asks for the token. Built from daemon/src/surfaces/debug/web (Preact, esbuild); loads nothing from other origins (Content-Security-Policy)."
 
@@ -102,8 +149,9 @@ export const debugRoutes = [
       summary: 'The debug UI: tools with schema forms, live events, stats',
       description: DESCRIPTION,
       tags: ['debug'],
-      auth: 'public',
-      responses: { 200: { description: 'The HTML page.', contentType: 'text/html', schema: Type.String() } },
+      auth: 'conditional',
+      headers: IF_NONE_MATCH,
+      responses: assetResponses('The HTML page.', { 'text/html': 'The page.' }),
       errors: ['not_found', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable'],
     },
     handler: (services) => async (request, reply) => {
@@ -119,15 +167,14 @@ export const debugRoutes = [
       summary: "A file of the debug UI's bundle",
       description: 'app.js, app.css and their source maps; served to whom /debug is served.',
       tags: ['debug'],
-      auth: 'public',
+      auth: 'conditional',
       params: Type.Object({ file: Type.String({ pattern: '^[a-z0-9-]+(\\.[a-z0-9]+)+$', maxLength: 100 }) }),
-      responses: {
-        200: {
-          description: 'JavaScript, CSS or a source map.',
-          contentType: 'text/javascript',
-          schema: Type.String(),
-        },
-      },
+      headers: IF_NONE_MATCH,
+      responses: assetResponses('JavaScript, CSS or a source map.', {
+        'text/javascript': 'app.js',
+        'text/css': 'app.css',
+        'application/json': 'app.js.map, app.css.map',
+      }),
       errors: ['not_found', 'unauthorized', 'forbidden', 'rate_limited', 'unavailable'],
     },
     handler: (services) => async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import { ERRORS, type Problem, ProblemError } from '@arw/protocol'
 import type { RegisteredTool } from '@arw/registry'
+import type { HeaderDoc } from '@arw/spec'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { defineRoute } from '../../kernel/route.ts'
@@ -43,6 +44,21 @@ export const InvokeResponse = Type.Object({
 })
 
 const SUFFIX = ':invoke'
+
+/** What a call's answer, success or problem, can carry besides traceparent. */
+const CALL_HEADERS: Record<string, HeaderDoc> = {
+  'idempotent-replayed': {
+    description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
+    schema: Type.String(),
+  },
+  deprecation: { description: 'RFC 9745: the version that ran is deprecated.', schema: Type.String() },
+  sunset: { description: 'RFC 8594: when that version may be removed.', schema: Type.String() },
+  link: {
+    description:
+      'The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby).',
+    schema: Type.String(),
+  },
+}
 
 /** RFC 9745 Deprecation, RFC 8594 Sunset and Link headers for a deprecated version. */
 export function deprecationHeaders(reply: FastifyReply, tool: RegisteredTool): void {
@@ -103,16 +119,10 @@ export const invokeRoute = defineRoute<Services>({
       200: {
         description: 'The tool ran; its output is checked against the declared output schema.',
         schema: InvokeResponse,
-        headers: {
-          traceparent: { description: 'W3C trace context of this call.', schema: Type.String() },
-          'idempotent-replayed': {
-            description:
-              '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
-            schema: Type.String(),
-          },
-        },
+        headers: CALL_HEADERS,
       },
     },
+    problemHeaders: CALL_HEADERS,
     errors: [
       'validation_failed',
       'policy_denied',

@@ -51,18 +51,34 @@ export function coerceQuery(schema: JsonSchema, query: Record<string, unknown>):
   return out
 }
 
+/** An object body whose schema requires nothing may be left out (as the OpenAPI emitter documents). */
+function optionalBody(schema: JsonSchema & { required?: unknown[] }): boolean {
+  return schema.type === 'object' && (schema.required ?? []).length === 0
+}
+
 /**
  * Route schemas are checked by the same compiled TypeBox validators as tool inputs, so a bad query
- * or body answers the same validation_failed problem shape (pointers per failing field).
+ * or body answers the same validation_failed problem shape (pointers per failing field). A body
+ * left out, or sent as an empty `application/json` body (what generated clients send for an
+ * optional body), is no body: `{}` where the schema requires nothing, else validation_failed.
  */
 export function installValidation(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else json(request, body as string, done)
+  })
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const validator = compileValidator(schema as TSchema)
+    const leftOut = httpPart === 'body' && optionalBody(schema as JsonSchema) ? {} : undefined
     return (data: unknown) => {
       const value =
         httpPart === 'querystring'
           ? coerceQuery(schema as JsonSchema, (data ?? {}) as Record<string, unknown>)
-          : data
+          : data === undefined
+            ? leftOut
+            : data
       if (validator.check(value)) return { value }
       const part = httpPart === 'querystring' ? 'query' : (httpPart ?? 'request')
       const errors = validator.errors(value).map((e) => ({

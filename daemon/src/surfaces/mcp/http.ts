@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http'
 import type { Principal } from '@arw/protocol'
+import type { ResponseDoc } from '@arw/spec'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import Type from 'typebox'
 import { defineRoute, type RouteDef } from '../../kernel/route.ts'
+import { STREAM_HEADERS } from '../../kernel/stream-headers.ts'
 import type { Services } from '../../services.ts'
 import type { Exchange, RequestContext } from './exchange.ts'
 import { notification } from './listeners.ts'
@@ -442,6 +444,36 @@ const mcpHeaders = Type.Object({
 
 const common = { tags: ['mcp'], auth: 'admin' as const, headers: mcpHeaders }
 
+/**
+ * What the transport answers when it refuses a message (not a problem: MCP clients read JSON-RPC):
+ * an error response with a null id.
+ */
+const JsonRpcError = Type.Object(
+  {
+    jsonrpc: Type.Literal('2.0'),
+    id: Type.Union([Type.String(), Type.Number(), Type.Null()]),
+    error: Type.Object({
+      code: Type.Integer(),
+      message: Type.String(),
+      data: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { description: 'A JSON-RPC 2.0 error response.' },
+)
+
+function rpcRefusal(description: string): ResponseDoc {
+  return { description: `JSON-RPC error: ${description}`, schema: JsonRpcError }
+}
+
+const ORIGIN_REFUSED = rpcRefusal('the Origin or Host is not allowed (DNS-rebinding protection).')
+const SESSION_UNKNOWN = rpcRefusal('the Mcp-Session-Id is unknown or ended; initialize again.')
+const SESSION_HEADER = {
+  'mcp-session-id': {
+    description: 'The session an initialize request opened (2025-era revisions).',
+    schema: Type.String(),
+  },
+}
+
 export const mcpRoutes: RouteDef<Services>[] = [
   defineRoute({
     doc: {
@@ -452,9 +484,20 @@ export const mcpRoutes: RouteDef<Services>[] = [
       summary: 'MCP Streamable HTTP endpoint',
       description:
         'One JSON-RPC 2.0 request, notification or response per POST (protocol revisions 2025-03-26, 2025-06-18, 2025-11-25 with sessions, and 2026-07-28 with the per-request `_meta` envelope). Requests are answered with `application/json`, or with `text/event-stream` when the call reports progress or talks back to the client before its answer. Every `tools/call` runs through the same governed pipeline as `POST /tools/{tool_id}:invoke`.',
+      body: Type.Unknown({ description: 'One JSON-RPC 2.0 request, notification or response.' }),
+      bodyRequired: true,
       responses: {
-        200: { description: 'The JSON-RPC response (JSON or SSE).', schema: Type.Unknown() },
-        202: { description: 'A notification or response was accepted.', contentType: 'text/plain' },
+        200: {
+          description:
+            'The JSON-RPC response, or an SSE stream of the messages before it and then it (`text/event-stream`).',
+          schema: Type.Unknown(),
+          otherContent: { 'text/event-stream': Type.String() },
+          headers: { ...SESSION_HEADER, ...STREAM_HEADERS },
+        },
+        202: { description: 'A notification or response was accepted (no body).' },
+        400: rpcRefusal('not a JSON-RPC 2.0 message, a batch, or a missing or unsupported header.'),
+        403: ORIGIN_REFUSED,
+        404: SESSION_UNKNOWN,
       },
       errors: ['validation_failed', 'forbidden', 'not_found', 'payload_too_large'],
     },
@@ -470,7 +513,21 @@ export const mcpRoutes: RouteDef<Services>[] = [
       description:
         'An SSE stream of server notifications (tools/list_changed, resources/list_changed) for a session; with Last-Event-ID, resumes a POST stream after that event first.',
       responses: {
-        200: { description: 'SSE stream.', contentType: 'text/event-stream', schema: Type.String() },
+        200: {
+          description: 'SSE stream.',
+          contentType: 'text/event-stream',
+          schema: Type.String(),
+          headers: STREAM_HEADERS,
+        },
+        403: ORIGIN_REFUSED,
+        404: SESSION_UNKNOWN,
+        405: {
+          ...rpcRefusal('no Mcp-Session-Id: 2026-07-28 clients use subscriptions/listen instead.'),
+          headers: {
+            allow: { description: 'The methods that do apply: POST, DELETE.', schema: Type.String() },
+          },
+        },
+        406: rpcRefusal('the request does not accept text/event-stream.'),
       },
       errors: ['not_found'],
     },
@@ -484,7 +541,10 @@ export const mcpRoutes: RouteDef<Services>[] = [
       operationId: 'mcpEndSession',
       summary: 'End an MCP session',
       responses: {
-        200: { description: 'The session is ended on every replica.', contentType: 'text/plain' },
+        200: { description: 'The session is ended on every replica (no body).' },
+        400: rpcRefusal('the Mcp-Session-Id header is missing.'),
+        403: ORIGIN_REFUSED,
+        404: SESSION_UNKNOWN,
       },
       errors: ['not_found'],
     },

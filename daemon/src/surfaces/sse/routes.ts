@@ -1,5 +1,6 @@
 import Type from 'typebox'
 import { defineRoute } from '../../kernel/route.ts'
+import { STREAM_HEADERS } from '../../kernel/stream-headers.ts'
 import type { Services } from '../../services.ts'
 import { helloFrame } from './frames.ts'
 import { sseHub } from './state.ts'
@@ -49,6 +50,7 @@ export const eventsRoute = defineRoute<Services>({
         description: 'An event stream (text/event-stream).',
         contentType: 'text/event-stream',
         schema: Type.String(),
+        headers: STREAM_HEADERS,
       },
     },
   },
