@@ -109,7 +109,7 @@ describe('first-party tools', () => {
     ])
   })
 
-  it('hash.digest hashes text and bytes and refuses both at once', async () => {
+  it('hash.digest hashes text and bytes, and its schema refuses both at once and neither', async () => {
     const text = await call('hash.digest', { text: 'abc' })
     expect(text.json().output).toEqual({
       algorithm: 'sha256',
@@ -122,8 +122,12 @@ describe('first-party tools', () => {
       algorithm: 'md5',
     })
     expect(bytes.json().output.digest).toBe('900150983cd24fb0d6963f7d28e17f72')
-    const both = await call('hash.digest', { text: 'a', base64: 'YQ==' })
-    expect(both.statusCode).toBe(400)
+    // "Exactly one of" is in the declared schema, so validation refuses it before the handler runs.
+    for (const input of [{ text: 'a', base64: 'YQ==' }, {}]) {
+      const res = await call('hash.digest', input)
+      expect(res.statusCode).toBe(400)
+      expect(res.json()).toMatchObject({ code: 'validation_failed', type: 'urn:arw:problem:validation_failed' })
+    }
   })
 
   it('time.now converts an instant to a zone', async () => {

@@ -131,6 +131,22 @@ describe('POST /tools/{id}:invoke', () => {
     expect(res.headers.traceparent).toMatch(new RegExp(`^00-${body.trace_id}-[0-9a-f]{16}-01$`))
   })
 
+  it('takes a left-out body, or an empty JSON one (what generated clients send), as input {}', async () => {
+    for (const headers of [{}, { 'content-type': 'application/json' }]) {
+      const res = await d.app.inject({
+        method: 'POST',
+        url: '/tools/memory.probe:invoke',
+        headers: { ...d.admin, ...headers },
+      })
+      expect(res.statusCode, res.body).toBe(200)
+      expect(res.json().tool).toBe('memory.probe@1.0.0')
+    }
+    // A tool whose input requires something still says what is missing.
+    const res = await d.app.inject({ method: 'POST', url: '/tools/demo.echo:invoke', headers: d.admin })
+    expect(res.statusCode).toBe(400)
+    expect(res.json().errors).toEqual([expect.objectContaining({ pointer: '/input/text' })])
+  })
+
   it('runs exactly the version asked for', async () => {
     const res = await invoke('test.old@2.0.0', { input: {} })
     expect(res.json()).toMatchObject({ output: { v: 2 }, tool: 'test.old@2.0.0' })

@@ -60,13 +60,14 @@ function optionalBody(schema: JsonSchema & { required?: unknown[] }): boolean {
  * Route schemas are checked by the same compiled TypeBox validators as tool inputs, so a bad query
  * or body answers the same validation_failed problem shape (pointers per failing field). A body
  * left out, or sent as an empty `application/json` body (what generated clients send for an
- * optional body), is no body: `{}` where the schema requires nothing, else validation_failed.
+ * optional body), is no body: `{}` where the schema requires nothing, else validation_failed (a
+ * JSON `null` body reads the same).
  */
 export function installValidation(app: FastifyInstance): void {
   const json = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined)
+    if (body === '') done(null, null)
     else json(request, body as string, done)
   })
   app.setValidatorCompiler(({ schema, httpPart }) => {
@@ -76,7 +77,8 @@ export function installValidation(app: FastifyInstance): void {
       const value =
         httpPart === 'querystring'
           ? coerceQuery(schema as JsonSchema, (data ?? {}) as Record<string, unknown>)
-          : data === undefined
+          : // Fastify reads a request without a body as null.
+            data === undefined || data === null
             ? leftOut
             : data
       if (validator.check(value)) return { value }
