@@ -1,6 +1,15 @@
+import { readFileSync } from 'node:fs'
+import { connect } from 'node:net'
 import { CATALOG, PROBLEM_CODES } from '@arw/protocol'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
+import {
+  checkAnswer,
+  type IHttpOperation,
+  SPEC_FILE,
+  specOperations,
+} from '../daemon/src/testing/contract.ts'
 import { type TestDaemon, testDaemon } from '../daemon/src/testing/harness.ts'
 
 let d: TestDaemon
@@ -160,5 +169,118 @@ describe('random and schema-violating input never yields a 5xx', () => {
       ),
       { numRuns: 100 },
     )
+  })
+})
+
+/** One answer as an HTTP client sees it, checked against spec/openapi.yaml like the in-process hook. */
+async function fetchChecked(ops: readonly IHttpOperation[], method: string, url: string, init: RequestInit) {
+  const res = await fetch(url, { ...init, method, signal: AbortSignal.timeout(10_000) })
+  const body = await res.text()
+  const headers = Object.fromEntries(res.headers)
+  const path = new URL(url).pathname
+  const violations = checkAnswer(ops, { method, path, status: res.status, headers, body })
+  return { statusCode: res.status, headers, body, violations }
+}
+
+let listening: Promise<string> | undefined
+const baseUrl = () => {
+  listening ??= d.listen()
+  return listening
+}
+
+describe('black box: every operation of spec/openapi.yaml, over HTTP', () => {
+  const spec = parse(readFileSync(SPEC_FILE, 'utf8')) as {
+    paths: Record<string, Record<string, { responses: Record<string, { content?: object }> }>>
+  }
+  // Streams never end by themselves; their status, type and headers are checked by the SSE tests.
+  const operations = Object.entries(spec.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([, op]) => Object.keys(op.responses['200']?.content ?? {}).join() !== 'text/event-stream')
+      .map(([method, _]) => ({ path, method: method.toUpperCase() })),
+  )
+
+  it('covers every operation', () => {
+    expect(operations.length).toBeGreaterThan(15)
+    expect(operations.map((o) => `${o.method} ${o.path}`)).toContain('POST /tools/hash.digest@1.0.0:invoke')
+  })
+
+  it('gets only documented answers, every 4xx a catalog problem, to random input', async () => {
+    const base = await baseUrl()
+    const ops = await specOperations()
+    const request = fc.record({
+      op: fc.constantFrom(...operations),
+      param: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('demo.echo', 'app.js', 'x@1.0.0', '%zz')),
+      query: fc.dictionary(
+        fc.constantFrom('task_id', 'trace_id', 'replay', 'all_versions', 'x'),
+        fc.string(),
+      ),
+      body: fc.oneof(
+        fc.constant(undefined),
+        fc.constant(''),
+        fc.record({ input: jsonValue }).map((v) => JSON.stringify(v)),
+        jsonValue.map((v) => JSON.stringify(v)),
+      ),
+      auth: fc.boolean(),
+    })
+    await fc.assert(
+      fc.asyncProperty(request, async ({ op, param, query, body, auth }) => {
+        const path = op.path.replace(/\{\w+\}/g, encodeURIComponent(param) || 'x')
+        const qs = new URLSearchParams(query).toString()
+        const headers: Record<string, string> = auth ? { ...d.admin } : {}
+        if (body !== undefined) headers['content-type'] = 'application/json'
+        const res = await fetchChecked(ops, op.method, `${base}${path}${qs ? `?${qs}` : ''}`, {
+          headers,
+          ...(body !== undefined && op.method !== 'GET' ? { body } : {}),
+        })
+        expect(res.violations, `${op.method} ${path}?${qs}`).toEqual([])
+        expectClientProblem(res, `${op.method} ${path}?${qs}`, op.path === '/mcp')
+      }),
+      { numRuns: 250, interruptAfterTimeLimit: 20_000 },
+    )
+  })
+
+  /** Raw HTTP/1.1: what a request the router or Node's parser refuses gets back. */
+  function raw(base: string, head: string): Promise<string> {
+    const { port } = new URL(base)
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1')
+      let out = ''
+      socket.setTimeout(10_000, () => socket.destroy(new Error('no answer')))
+      socket.on('data', (c) => {
+        out += c
+      })
+      socket.on('end', () => resolve(out))
+      socket.on('close', () => resolve(out))
+      socket.on('error', reject)
+      socket.write(head)
+    })
+  }
+
+  it('answers a path segment over the router limit with a documented 414 problem echoing little', async () => {
+    const base = await baseUrl()
+    const ops = await specOperations()
+    const path = `/tools/${'a'.repeat(400)}:invoke`
+    const res = await fetchChecked(ops, 'POST', `${base}${path}`, { headers: d.admin })
+    expect(res.statusCode).toBe(414)
+    expect(res.violations).toEqual([])
+    expectClientProblem(res, 'long segment')
+    expect(JSON.parse(res.body)).toMatchObject({
+      type: 'urn:arw:problem:uri_too_long',
+      code: 'payload_too_large',
+    })
+    expect(res.headers['traceparent']).toMatch(/^00-/)
+    expect(res.body.length).toBeLessThan(1000)
+  })
+
+  it('answers headers over Node limit with a 431 problem and Connection: close, then closes', async () => {
+    const base = await baseUrl()
+    const answer = await raw(base, `GET /${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`)
+    const [head, body] = answer.split('\r\n\r\n') as [string, string]
+    expect(head).toMatch(/^HTTP\/1\.1 431 /)
+    expect(head).toMatch(/\r\nConnection: close/i)
+    expect(head).toMatch(/\r\nContent-Type: application\/problem\+json/i)
+    const problem = JSON.parse(body)
+    expect(problem).toMatchObject({ status: 431, type: 'urn:arw:problem:headers_too_large', instance: '' })
+    expect(body.length).toBeLessThan(1000)
   })
 })

@@ -24,7 +24,12 @@ import type { Services } from './services.ts'
 import { ensureStateDir } from './state/dir.ts'
 import { StateLock } from './state/lock.ts'
 import { bindingRoutes } from './surfaces/http/bindings.ts'
-import { installProblemHandlers } from './surfaces/http/problems.ts'
+import {
+  answerClientError,
+  answerFrameworkError,
+  installProblemHandlers,
+  MAX_PARAM_LENGTH,
+} from './surfaces/http/problems.ts'
 import { type BoundRoute, registerRoutes } from './surfaces/http/route.ts'
 import { installValidation } from './surfaces/http/validation.ts'
 import { closeMcp } from './surfaces/mcp/state.ts'
@@ -183,7 +188,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     // Forwarded client addresses are believed only from the configured proxies.
     trustProxy: config.trustProxy.length > 0 ? [...config.trustProxy] : false,
     // Tool ids contain dots and @; keep the router from treating them specially.
-    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 300 },
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: MAX_PARAM_LENGTH },
+    // Failures before any route still answer catalog problems.
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   })

@@ -432,7 +432,7 @@ export interface components {
             status: number;
             /** @description What went wrong with this request, for humans. */
             detail: string;
-            /** @description The request path that failed. */
+            /** @description The request path that failed, as the client sent it (a bare-name call keeps its bare name; no query), cut to 200 characters; empty when the request line could not be read. */
             instance: string;
             /** @description W3C trace id of the request; the journal holds the details. */
             trace_id: string;
@@ -655,6 +655,20 @@ export interface components {
                 };
             };
         };
+        /** @description Problem with code payload_too_large. */
+        "Problem414.payload_too_large": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "payload_too_large";
+                };
+            };
+        };
         /** @description Problem with code validation_failed. */
         "Problem415.validation_failed": {
             headers: {
@@ -682,6 +696,20 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"] & {
                     /** @enum {unknown} */
                     code?: "rate_limited";
+                };
+            };
+        };
+        /** @description Problem with code payload_too_large. */
+        "Problem431.payload_too_large": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "payload_too_large";
                 };
             };
         };
@@ -827,6 +855,22 @@ export interface components {
                 };
             };
         };
+        /** @description Problem with code payload_too_large. */
+        "ToolProblem414.payload_too_large": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "payload_too_large";
+                };
+            };
+        };
         /** @description Problem with code validation_failed. */
         "ToolProblem415.validation_failed": {
             headers: {
@@ -858,6 +902,22 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"] & {
                     /** @enum {unknown} */
                     code?: "rate_limited";
+                };
+            };
+        };
+        /** @description Problem with code payload_too_large. */
+        "ToolProblem431.payload_too_large": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "payload_too_large";
                 };
             };
         };
@@ -959,8 +1019,10 @@ export interface operations {
             403: components["responses"]["Problem403.forbidden"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1002,8 +1064,10 @@ export interface operations {
             403: components["responses"]["Problem403.forbidden"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1071,8 +1135,10 @@ export interface operations {
             403: components["responses"]["Problem403.forbidden"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1127,8 +1193,10 @@ export interface operations {
             403: components["responses"]["Problem403.forbidden"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1169,8 +1237,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -1233,8 +1303,10 @@ export interface operations {
             403: components["responses"]["Problem403.forbidden"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
             503: components["responses"]["Problem503.unavailable"];
         };
@@ -1302,8 +1374,10 @@ export interface operations {
             403: components["responses"]["Problem403.forbidden"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
             503: components["responses"]["Problem503.unavailable"];
         };
@@ -1355,8 +1429,10 @@ export interface operations {
             400: components["responses"]["Problem400.validation_failed"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1490,8 +1566,10 @@ export interface operations {
                 };
             };
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1622,8 +1700,10 @@ export interface operations {
                 };
             };
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1732,8 +1812,10 @@ export interface operations {
                 };
             };
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1760,8 +1842,10 @@ export interface operations {
             400: components["responses"]["Problem400.validation_failed"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1790,8 +1874,10 @@ export interface operations {
             400: components["responses"]["Problem400.validation_failed"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1818,8 +1904,10 @@ export interface operations {
             400: components["responses"]["Problem400.validation_failed"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1848,8 +1936,10 @@ export interface operations {
             400: components["responses"]["Problem400.validation_failed"];
             404: components["responses"]["Problem404.not_found"];
             413: components["responses"]["Problem413.payload_too_large"];
+            414: components["responses"]["Problem414.payload_too_large"];
             415: components["responses"]["Problem415.validation_failed"];
             429: components["responses"]["Problem429.rate_limited"];
+            431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
         };
     };
@@ -1904,8 +1994,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -1962,8 +2054,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -2020,8 +2114,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -2078,8 +2174,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -2136,8 +2234,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -2194,8 +2294,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -2252,8 +2354,10 @@ export interface operations {
             404: components["responses"]["ToolProblem404.not_found"];
             409: components["responses"]["ToolProblem409.conflict"];
             413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
             415: components["responses"]["ToolProblem415.validation_failed"];
             429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
             500: components["responses"]["ToolProblem500.internal_error"];
             503: components["responses"]["ToolProblem503.unavailable"];
             504: components["responses"]["ToolProblem504.timeout"];
@@ -2472,6 +2576,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description Problem with code payload_too_large. */
+            414: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
+                    };
+                };
+            };
             /** @description Problem with code validation_failed. */
             415: {
                 headers: {
@@ -2515,6 +2641,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "rate_limited";
+                    };
+                };
+            };
+            /** @description Problem with code payload_too_large. */
+            431: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "payload_too_large";
                     };
                 };
             };

@@ -133,6 +133,20 @@ export const ERRORS = {
     'Payload too large',
     'The request body exceeds the limit of {limit} bytes',
   ),
+  uri_too_long: entry(
+    'uri_too_long',
+    'payload_too_large',
+    414,
+    'URI too long',
+    'A path segment exceeds the limit of {limit} characters',
+  ),
+  headers_too_large: entry(
+    'headers_too_large',
+    'payload_too_large',
+    431,
+    'Request headers too large',
+    'The request line and headers exceed the limit of {limit} bytes',
+  ),
   // rate_limited
   rate_limited: entry(
     'rate_limited',

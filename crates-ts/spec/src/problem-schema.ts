@@ -10,7 +10,10 @@ export const ProblemSchema = Type.Object(
     }),
     status: Type.Integer({ minimum: 100, maximum: 599, description: 'The HTTP status of this answer.' }),
     detail: Type.String({ description: 'What went wrong with this request, for humans.' }),
-    instance: Type.String({ description: 'The request path that failed.' }),
+    instance: Type.String({
+      description:
+        'The request path that failed, as the client sent it (a bare-name call keeps its bare name; no query), cut to 200 characters; empty when the request line could not be read.',
+    }),
     trace_id: Type.String({ description: 'W3C trace id of the request; the journal holds the details.' }),
     // A plain `enum` (rather than a union of literals) reads best in generated clients and docs.
     code: Type.Unsafe<ProblemCode>({

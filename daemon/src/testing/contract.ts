@@ -14,7 +14,7 @@ const { getHttpOperationsFromSpec } =
   require('@stoplight/prism-http/dist/utils/operations.js') as typeof import('@stoplight/prism-http/dist/utils/operations.js')
 const { validateOutput } =
   require('@stoplight/prism-http/dist/validator/index.js') as typeof import('@stoplight/prism-http/dist/validator/index.js')
-type IHttpOperation = Awaited<ReturnType<typeof getHttpOperationsFromSpec>>[number]
+export type IHttpOperation = Awaited<ReturnType<typeof getHttpOperationsFromSpec>>[number]
 
 /**
  * The response contract check of the test suite: every answer a daemon gives is checked against
@@ -65,7 +65,8 @@ export interface Answer {
 
 let operations: Promise<IHttpOperation[]> | undefined
 
-function specOperations(): Promise<IHttpOperation[]> {
+/** The operations of spec/openapi.yaml as Prism reads them (loaded once per process). */
+export function specOperations(): Promise<IHttpOperation[]> {
   operations ??= getHttpOperationsFromSpec(SPEC_FILE)
   return operations
 }

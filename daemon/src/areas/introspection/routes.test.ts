@@ -126,7 +126,10 @@ describe('first-party tools', () => {
     for (const input of [{ text: 'a', base64: 'YQ==' }, {}]) {
       const res = await call('hash.digest', input)
       expect(res.statusCode).toBe(400)
-      expect(res.json()).toMatchObject({ code: 'validation_failed', type: 'urn:arw:problem:validation_failed' })
+      expect(res.json()).toMatchObject({
+        code: 'validation_failed',
+        type: 'urn:arw:problem:validation_failed',
+      })
     }
   })
 

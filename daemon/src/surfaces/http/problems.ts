@@ -1,13 +1,26 @@
+import { maxHeaderSize, STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import {
   ERRORS,
   type FieldError,
+  formatTraceparent,
   isProblemError,
   PROBLEM_CONTENT_TYPE,
   type Problem,
   ProblemError,
+  traceFrom,
 } from '@arw/protocol'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { enterTrace } from './trace.ts'
+
+/** The router's limit on one path segment (a tool id, a file name), in characters. */
+export const MAX_PARAM_LENGTH = 300
+/** No problem echoes more of the request path than this. */
+const MAX_ECHO = 200
+
+function bounded(path: string): string {
+  return path.length > MAX_ECHO ? `${path.slice(0, MAX_ECHO)}…` : path
+}
 
 /** Sends a problem with the headers its code implies (Retry-After, WWW-Authenticate). */
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
@@ -20,7 +33,7 @@ export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply
 function instanceOf(request: FastifyRequest): string {
   const url = request.url
   const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
+  return bounded(q === -1 ? url : url.slice(0, q))
 }
 
 /** Maps whatever was thrown while serving a request to a catalog problem. */
@@ -97,6 +110,55 @@ function conciseJsonReason(error: unknown): string {
   return message.replace(/"[^"]{40,}"/g, '"…"').slice(0, 200)
 }
 
+/**
+ * Fastify's `frameworkErrors`: a URL the router refuses before any route (a path segment over
+ * MAX_PARAM_LENGTH, a malformed escape) answers a catalog problem like any other failure.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  enterTrace(request, reply)
+  const problem =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new ProblemError(ERRORS.uri_too_long, { limit: MAX_PARAM_LENGTH }).toProblem(
+          instanceOf(request),
+          request.trace.traceId,
+        )
+      : problemFor(error, request)
+  sendProblem(reply, problem)
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's parser cannot read (headers over its limit, a
+ * malformed request line) never reaches Fastify. It answers a problem, and `Connection: close`
+ * since the connection is closed after it (where that request ends cannot be known).
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  if (!socket.writable) {
+    socket.destroy(error)
+    return
+  }
+  const trace = traceFrom(undefined)
+  const problem =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ProblemError(ERRORS.headers_too_large, { limit: maxHeaderSize }).toProblem('', trace.traceId)
+      : new ProblemError(ERRORS.bad_request, {
+          reason:
+            error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? 'the request took too long to arrive'
+              : 'the request could not be parsed',
+        }).toProblem('', trace.traceId)
+  const body = JSON.stringify(problem)
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `traceparent: ${formatTraceparent(trace)}\r\nConnection: close\r\n\r\n${body}`,
+  )
+}
+
 /** Installs the error and not-found handlers so every failure answers a catalog problem. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
@@ -108,7 +170,7 @@ export function installProblemHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     enterTrace(request, reply)
     const problem = new ProblemError(ERRORS.route_not_found, {
-      method: request.method,
+      method: bounded(request.method),
       path: instanceOf(request),
     }).toProblem(instanceOf(request), request.trace?.traceId ?? '')
     sendProblem(reply, problem)
