@@ -201,7 +201,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   // Test runs check every answer against spec/openapi.yaml (see testing/contract.ts); before the
   // routes, so that no answer escapes it.
   const contractFile = process.env[CONTRACT_CHECK_ENV]
-  if (contractFile) await (await import('./testing/contract.ts')).installContractCheck(app, contractFile)
+  if (contractFile) {
+    const { installContractCheck } = await import('./testing/contract.ts')
+    installContractCheck(app, contractFile, { registry, routes: services.routeDocs })
+  }
   // Only JSON bodies are accepted; anything else is a clear 415.
   app.removeContentTypeParser('text/plain')
   installValidation(app)

@@ -74,6 +74,22 @@ describe('emitOpenApi', () => {
     }
   })
 
+  it('says in words a rule across query parameters, which a parameter list cannot carry', () => {
+    const [first, ...rest] = fixtureRoutes()
+    const route: HttpRouteDoc = {
+      ...first!,
+      description: 'Things.',
+      query: Type.Object(
+        { a: Type.Optional(Type.String()), b: Type.Optional(Type.String()) },
+        { anyOf: [{ required: ['a'] }, { required: ['b'] }] },
+      ),
+    }
+    const doc = emit([route, ...rest])
+    expect(op(doc, route.path, route.method.toLowerCase() as 'get').description).toBe(
+      'Things. Query: give at least one of `a`, `b`.',
+    )
+  })
+
   it('lists the servers it is given, so generated clients have a base URL', () => {
     const servers = [{ url: 'http://127.0.0.1:8090', description: 'default' }]
     expect(
@@ -114,8 +130,10 @@ describe('emitOpenApi', () => {
       '404',
       '410',
       '413',
+      '414',
       '415',
       '429',
+      '431',
       '500',
     ])
     expect(problemCodes(doc, get, '410')).toEqual(['gone'])
@@ -134,7 +152,17 @@ describe('emitOpenApi', () => {
     // Public routes say that they need no credentials, and answer no auth problems.
     const health = op(doc, '/healthz', 'get')
     expect(health.security).toEqual([])
-    expect(Object.keys(health.responses ?? {})).toEqual(['200', '400', '404', '413', '415', '429', '500'])
+    expect(Object.keys(health.responses ?? {})).toEqual([
+      '200',
+      '400',
+      '404',
+      '413',
+      '414',
+      '415',
+      '429',
+      '431',
+      '500',
+    ])
     expect(response(doc, op(doc, '/spec/openapi.yaml', 'get'), '200').content).toEqual({
       'application/yaml': { schema: { type: 'string' } },
     })

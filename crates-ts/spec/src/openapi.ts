@@ -177,6 +177,24 @@ function requiredOf(schema: JsonObject): Set<string> {
   return new Set(Array.isArray(required) ? required.filter((r): r is string => typeof r === 'string') : [])
 }
 
+/**
+ * Parameters are documented one by one, so a rule across them (`anyOf`/`oneOf` of `required`
+ * lists on the query object, which the validator enforces) is said in words.
+ */
+function requiredGroupsRule(schema: JsonObject): string | undefined {
+  for (const [keyword, how] of [
+    ['oneOf', 'exactly'],
+    ['anyOf', 'at least'],
+  ] as const) {
+    const groups = schema[keyword]
+    if (!Array.isArray(groups)) continue
+    const names = groups.map((g) => (g as JsonObject)['required'])
+    if (names.every((n) => Array.isArray(n)))
+      return `Query: give ${how} one of ${names.map((n) => (n as string[]).map((x) => `\`${x}\``).join(' and ')).join(', ')}.`
+  }
+  return undefined
+}
+
 /** A parameter from one property of a params/query object schema; its description moves up to it. */
 function parameter(
   name: string,
@@ -223,8 +241,10 @@ function routeOperation(
     if (!templated.includes(name))
       problems.push(`${label}: params declares "${name}", which is not in the path`)
   }
+  let queryRule: string | undefined
   if (route.query !== undefined) {
     const query = toJsonObject(route.query, `${label} query`, problems)
+    queryRule = requiredGroupsRule(query)
     if (isObjectSchema(query)) {
       const required = requiredOf(query)
       for (const [name, schema] of propertiesOf(query)) {
@@ -245,7 +265,9 @@ function routeOperation(
   const operation: OperationObject = {
     operationId: route.operationId,
     summary: route.summary,
-    ...(route.description ? { description: route.description } : {}),
+    ...(route.description || queryRule
+      ? { description: [route.description, queryRule].filter(Boolean).join(' ') }
+      : {}),
     ...(route.tags.length > 0 ? { tags: [...route.tags] } : {}),
     security: securityOf(route.auth),
   }

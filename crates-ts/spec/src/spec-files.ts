@@ -21,7 +21,7 @@ export const SCHEMAS_DIR = 'schemas'
 
 const TITLE = 'ARW'
 const OPENAPI_DESCRIPTION =
-  'The HTTP API of the ARW daemon, a schema-first tool and connection daemon. Besides the generic `POST /tools/{tool_id}:invoke`, every registered tool version is documented as its own typed operation `POST /tools/<name>@<version>:invoke`. A path or method not listed here answers 404 (`route_not_found`), and every answer carries `traceparent`. Every failure is an RFC 7807 problem (`application/problem+json`) with a stable `code`.'
+  'The HTTP API of the ARW daemon, a schema-first tool and connection daemon. Besides the generic `POST /tools/{tool_id}:invoke`, every registered tool version is documented as its own typed operation `POST /tools/<name>@<version>:invoke`. A path or method not listed here answers 404 (`route_not_found`), a query parameter an operation does not list 400 (`validation_failed`), and answers carry `traceparent`. Every failure is an RFC 7807 problem (`application/problem+json`) with a stable `code`.'
 /**
  * The daemon's default listen address (ARW_HOST, ARW_PORT): what a client generated from the
  * document calls unless told otherwise.

@@ -78,8 +78,19 @@ describe('introspection', () => {
     const one = await d.app.inject({ url: '/admin/probe?task_id=probe-task&step=b', headers: d.admin })
     expect(one.json().count).toBe(1)
     expect(one.json().events[0].payload).toMatchObject({ step: 'b', input: { text: 'b' } })
+    // Neither task_id nor trace_id: refused by the query schema, like any other invalid query.
     const none = await d.app.inject({ url: '/admin/probe', headers: d.admin })
     expect(none.statusCode).toBe(400)
+    expect(none.json()).toMatchObject({
+      code: 'validation_failed',
+      type: 'urn:arw:problem:validation_failed',
+    })
+    // A query parameter the route does not declare is refused, here as on every route.
+    for (const url of ['/admin/probe?task_id=x&tsk=1', '/healthz?verbose=1']) {
+      const unknown = await d.app.inject({ url, headers: d.admin })
+      expect(unknown.statusCode, url).toBe(400)
+      expect(unknown.json().code).toBe('validation_failed')
+    }
     const badLimit = await d.app.inject({ url: '/admin/probe?task_id=x&limit=abc', headers: d.admin })
     expect(badLimit.statusCode).toBe(400)
     expect(badLimit.json().errors[0].pointer).toBe('/query/limit')

@@ -1,4 +1,5 @@
 import type { FastifyInstance, onRequestHookHandler, onResponseHookHandler } from 'fastify'
+import Type from 'typebox'
 import { authRequestOf, checkRequestOrigin } from '../../auth/request-guard.ts'
 import type { RouteDef } from '../../kernel/route.ts'
 import type { Services } from '../../services.ts'
@@ -15,6 +16,8 @@ function fastifyUrl(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1')
 }
 
+const NO_QUERY = Type.Object({}, { additionalProperties: false })
+
 /** Registers routes from their declarations: URL, validation schemas and auth come from `doc`. */
 export function registerRoutes(
   app: FastifyInstance,
@@ -25,7 +28,8 @@ export function registerRoutes(
     const { doc } = route
     const schema: Record<string, unknown> = {}
     if (doc.params && !route.url) schema['params'] = doc.params
-    if (doc.query) schema['querystring'] = doc.query
+    // No undeclared input: a route that declares no query parameters refuses any (as documented).
+    schema['querystring'] = doc.query ?? NO_QUERY
     if (doc.body) schema['body'] = doc.body
     const url = route.url ?? fastifyUrl(doc.path)
     app.route({
