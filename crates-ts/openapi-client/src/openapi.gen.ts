@@ -746,7 +746,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -762,7 +762,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -780,7 +780,7 @@ export interface components {
                 traceparent?: string;
                 /** @description The scheme to authenticate with. */
                 "WWW-Authenticate"?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -796,7 +796,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -812,7 +812,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -828,7 +828,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -844,7 +844,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -860,7 +860,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -876,7 +876,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -894,7 +894,7 @@ export interface components {
                 traceparent?: string;
                 /** @description Seconds until a retry can succeed. */
                 "Retry-After"?: number;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -910,7 +910,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -926,7 +926,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -942,7 +942,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -958,7 +958,7 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
-                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
             };
@@ -1970,7 +1970,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2030,7 +2030,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2150,7 +2150,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2210,7 +2210,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2270,7 +2270,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2330,7 +2330,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2400,7 +2400,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2425,7 +2425,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2447,7 +2447,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2471,7 +2471,7 @@ export interface operations {
                     traceparent?: string;
                     /** @description The scheme to authenticate with. */
                     "WWW-Authenticate"?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2493,7 +2493,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2515,7 +2515,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2537,7 +2537,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2559,7 +2559,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2581,7 +2581,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2603,7 +2603,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2627,7 +2627,7 @@ export interface operations {
                     traceparent?: string;
                     /** @description Seconds until a retry can succeed. */
                     "Retry-After"?: number;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2649,7 +2649,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2671,7 +2671,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2693,7 +2693,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;
@@ -2715,7 +2715,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */
                     deprecation?: string;

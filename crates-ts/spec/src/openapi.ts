@@ -439,7 +439,8 @@ function toolHeaders(tool: RegisteredTool): HeadersObject {
   const headers: HeadersObject = {
     traceparent: { ...TRACEPARENT_HEADER },
     'idempotent-replayed': {
-      description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
+      description:
+        '"true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call\'s, traceparent this request\'s.',
       schema: { type: 'string' },
     },
   }

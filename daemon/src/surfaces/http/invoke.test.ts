@@ -343,6 +343,26 @@ describe('Idempotency-Key', () => {
     expect(third.json().output.runs).toBe(first.json().output.runs + 1)
   })
 
+  it('answers a replay in the trace of the retry, its stored body naming the trace of the call that ran', async () => {
+    const first = await invoke('test.counter', { input: { by: 1 } }, { 'idempotency-key': 'k-trace' })
+    const retryTrace = '4bf92f3577b34da6a3ce929d0e0e4736'
+    const second = await invoke(
+      'test.counter',
+      { input: { by: 1 } },
+      { 'idempotency-key': 'k-trace', traceparent: `00-${retryTrace}-00f067aa0ba902b7-01` },
+    )
+    expect(second.headers['idempotent-replayed']).toBe('true')
+    // traceparent continues the retry's own trace; the body is the stored answer, trace_id included,
+    expect(second.headers.traceparent).toMatch(new RegExp(`^00-${retryTrace}-`))
+    expect(second.json().trace_id).toBe(first.json().trace_id)
+    // which is where the journal holds the call.
+    const probe = await d.app.inject({
+      url: `/admin/probe?trace_id=${first.json().trace_id}`,
+      headers: d.admin,
+    })
+    expect(probe.json().count).toBeGreaterThan(0)
+  })
+
   it('runs concurrent duplicates once', async () => {
     const answers = await Promise.all(
       Array.from({ length: 5 }, () =>

@@ -48,7 +48,8 @@ const SUFFIX = ':invoke'
 /** What a call's answer, success or problem, can carry besides traceparent. */
 const CALL_HEADERS: Record<string, HeaderDoc> = {
   'idempotent-replayed': {
-    description: '"true" when this is the stored answer of an earlier call with the same Idempotency-Key.',
+    description:
+      '"true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call\'s, traceparent this request\'s.',
     schema: Type.String(),
   },
   deprecation: { description: 'RFC 9745: the version that ran is deprecated.', schema: Type.String() },
