@@ -289,7 +289,7 @@ export interface paths {
         put?: never;
         /**
          * Hash text
-         * @description Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes (give exactly one of them). sha1 and md5 are offered for checking legacy checksums only.
+         * @description Computes a cryptographic digest of `text` (UTF-8) or, when no text is given, of the base64-encoded bytes in `base64` (neither: the empty input). sha1 and md5 are offered for checking legacy checksums only.
          */
         post: operations["hash.digest@1.0.0"];
         delete?: never;
@@ -470,7 +470,7 @@ export interface components {
             algorithm: "sha256" | "sha384" | "sha512" | "sha1" | "md5";
             /** @default hex */
             encoding: "hex" | "base64" | "base64url";
-        } & (unknown | unknown);
+        };
         "hash.digest_1.0.0_Output": {
             algorithm: string;
             encoding: string;

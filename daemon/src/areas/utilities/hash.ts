@@ -10,7 +10,7 @@ export const hashDigest = defineTool({
   version: '1.0.0',
   title: 'Hash text',
   description:
-    'Computes a cryptographic digest of a text (UTF-8) or of base64-encoded bytes (give exactly one of them). sha1 and md5 are offered for checking legacy checksums only.',
+    'Computes a cryptographic digest of `text` (UTF-8) or, when no text is given, of the base64-encoded bytes in `base64` (neither: the empty input). sha1 and md5 are offered for checking legacy checksums only.',
   input: Type.Object(
     {
       text: Type.Optional(Type.String({ maxLength: 1_000_000, description: 'Text to hash, as UTF-8.' })),
@@ -33,12 +33,9 @@ export const hashDigest = defineTool({
         }),
       ),
     },
-    {
-      additionalProperties: false,
-      // Exactly one of text or base64: said in the schema, so validation (and every client reading
-      // the schema) refuses {} and both, and the handler checks nothing the declaration does not.
-      oneOf: [{ required: ['text'] }, { required: ['base64'] }],
-    },
+    // No rule across the two fields: 1.0.0 is released with this schema, and a handler checks
+    // nothing its schema does not say, so the description says which one is hashed.
+    { additionalProperties: false },
   ),
   output: Type.Object(
     {
@@ -55,7 +52,7 @@ export const hashDigest = defineTool({
   timeoutMs: 5000,
   handler: (input) => {
     const data =
-      input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64!, 'base64')
+      input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64 ?? '', 'base64')
     const algorithm = input.algorithm ?? 'sha256'
     const encoding = input.encoding ?? 'hex'
     return {
