@@ -1222,7 +1222,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
@@ -2090,7 +2090,7 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
-                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key. */
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     [name: string]: unknown;
                 };
