@@ -2,6 +2,7 @@ import { ERRORS, ProblemError } from '@arw/protocol'
 import { type DeclaredBinding, type Registry, routeKey, type ServedBinding, takesQuery } from '@arw/registry'
 import { bindingOperationId } from '@arw/spec'
 import type { FastifyRequest } from 'fastify'
+import Type from 'typebox'
 import { defineRoute, type RouteDef } from '../../kernel/route.ts'
 import type { Services } from '../../services.ts'
 import { invokeOverHttp } from './invoke.ts'
@@ -92,6 +93,8 @@ function inputOf(
   return { ...rest, ...params }
 }
 
+const INPUT_QUERY = Type.Object({}, { additionalProperties: true })
+
 function bindingRoute(registry: Registry, served: ServedBinding): RouteDef<Services> {
   const { binding } = served
   return defineRoute<Services>({
@@ -104,6 +107,9 @@ function bindingRoute(registry: Registry, served: ServedBinding): RouteDef<Servi
       summary: served.tool.title,
       tags: ['tools'],
       auth: 'admin',
+      // The query of a GET or DELETE binding is the tool's input, checked by the input schema in
+      // the pipeline; any other binding takes no query (refused like on every route).
+      ...(takesQuery(binding.method) ? { query: INPUT_QUERY } : {}),
       responses: { [binding.status]: { description: served.tool.title } },
     },
     handler: (services) => async (request, reply) => {
