@@ -1,6 +1,7 @@
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, existsSync } from 'node:fs'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Registry } from '@arw/registry'
 import { type HttpRouteDoc, specFiles } from '@arw/spec'
@@ -34,7 +35,20 @@ export type IHttpOperation = Awaited<ReturnType<typeof getHttpOperationsFromSpec
  */
 export const CONTRACT_CHECK_ENV = 'ARW_CONTRACT_CHECK'
 
-export const SPEC_FILE = fileURLToPath(new URL('../../../spec/openapi.yaml', import.meta.url))
+/**
+ * The checkout's spec/openapi.yaml, found upwards from this module: it runs from daemon/src and,
+ * in the compiled daemon that tests start through daemon/bin/arw.js, from daemon/dist.
+ */
+export const SPEC_FILE = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const file = join(dir, 'spec', 'openapi.yaml')
+    if (existsSync(file)) return file
+    const up = dirname(dir)
+    if (up === dir) throw new Error('spec/openapi.yaml not found above the contract check')
+    dir = up
+  }
+})()
 
 /** Headers of HTTP itself, which no operation documents. */
 const TRANSPORT_HEADERS = new Set([
