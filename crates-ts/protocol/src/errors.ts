@@ -45,6 +45,20 @@ export const ERRORS = {
     'Content-Type {contentType} is not accepted here; send application/json',
   ),
   bad_request: entry('bad_request', 'validation_failed', 400, 'Bad request', '{reason}'),
+  invalid_cursor: entry(
+    'invalid_cursor',
+    'validation_failed',
+    400,
+    'Invalid cursor',
+    'The cursor is not a next_cursor returned by this list',
+  ),
+  store_key_invalid: entry(
+    'store_key_invalid',
+    'validation_failed',
+    400,
+    'Invalid store key',
+    'The {what} must be a string of 1 to 1024 characters without NUL',
+  ),
   invalid_tool_id: entry(
     'invalid_tool_id',
     'validation_failed',
@@ -124,6 +138,22 @@ export const ERRORS = {
     'Idempotency-Key "{key}" was already used for a different request',
   ),
   conflict: entry('conflict', 'conflict', 409, 'Conflict', '{reason}'),
+  // `data`: none; the stored record is left as it was.
+  version_conflict: entry(
+    'version_conflict',
+    'conflict',
+    409,
+    'Version conflict',
+    'The {collection} record was changed by someone else (expected version {expected}); read it again',
+  ),
+  // The index value is not repeated in the detail: it may be personal data.
+  unique_conflict: entry(
+    'unique_conflict',
+    'conflict',
+    409,
+    'Unique value taken',
+    'Another {collection} record already holds this {index}',
+  ),
   gone: entry('gone', 'gone', 410, 'Gone', '{what} is no longer available'),
   // payload_too_large
   payload_too_large: entry(

@@ -1,0 +1,466 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { ERRORS, type EventEnvelope, ProblemError } from '@arw/protocol'
+import { type Database, open, type RootDatabase } from 'lmdb'
+import type { Backend, CommitBatch, Line, ReadCheck, StoredRecord, Unit } from '../backend.ts'
+import type { CollectionSpec, Durability, Write } from '../port.ts'
+import { SegmentIndex, type SegmentStore, taskKey, traceKey } from './segment-index.ts'
+
+/** In `commit` mode, how often the OS is asked to write committed pages to disk. */
+export const COMMIT_SYNC_INTERVAL_MS = 1000
+
+export interface LmdbOptions {
+  /** Directory holding the LMDB environment (`arw.lmdb`); created when missing. */
+  dir: string
+  durability: Durability
+  mapSize?: number
+  indexSegmentSize?: number
+}
+
+/** A record as stored: version, value, and expiry (unix ms) when it has a TTL. */
+interface Envelope {
+  v: number
+  d: unknown
+  x?: number
+}
+
+// The layout of the environment. `journal` and its index are as they were before the storage port
+// (keys: first id of a batch; values: its records as JSON lines), so older state directories open
+// as they are. Records and index entries are keyed `<collection>\0<key>` and
+// `<collection>\0<index>\0<value>\0<key>`, expiry entries `<expiresAt, 15 digits>\0<collection>\0<key>`.
+const SEP = '\0'
+
+export function openLmdb(options: LmdbOptions): LmdbBackend {
+  mkdirSync(options.dir, { recursive: true })
+  const root = open({
+    path: join(options.dir, 'arw.lmdb'),
+    maxDbs: 64,
+    ...(options.durability === 'fsync'
+      ? // Flushes run after each commit, off the writer lock; acknowledgement waits for them
+        // (flushed). Write promises resolve at commit, so the journal can start its next batch
+        // while the last one is flushing.
+        { overlappingSync: true, separateFlushed: true }
+      : // Commits go to the OS without a flush: they survive the process being killed, and the
+        // background sync below bounds what a power loss can take to the last interval.
+        { noSync: true }),
+    ...(options.mapSize ? { mapSize: options.mapSize } : {}),
+  })
+  return new LmdbBackend(root, options)
+}
+
+/**
+ * The embedded backend: one LMDB environment, one writer (this process). Because one commit is in
+ * flight at a time and nothing else writes, the committed state read when a batch is planned is
+ * the state its commit applies to: conditions are checked then, with plain reads, and the batch
+ * is still one asynchronous lmdb write off the main thread.
+ */
+export class LmdbBackend implements Backend {
+  readonly kind = 'lmdb'
+  readonly durability: Durability
+  readonly flushes: boolean
+  readonly head: number
+  readonly root: RootDatabase
+  readonly #events: Database<string, number>
+  readonly #records: Database<Envelope, string>
+  readonly #indexes: Database<string, string>
+  readonly #expiry: Database<string, string>
+  readonly #index: SegmentIndex
+  readonly #specs = new Map<string, CollectionSpec<unknown>>()
+  #last: number
+  #syncTimer: NodeJS.Timeout | undefined
+
+  constructor(root: RootDatabase, options: LmdbOptions) {
+    this.root = root
+    this.durability = options.durability
+    this.flushes = options.durability === 'fsync'
+    this.#events = root.openDB<string, number>({ name: 'journal', encoding: 'string' })
+    this.#records = root.openDB<Envelope, string>({ name: 'records', encoding: 'msgpack' })
+    this.#indexes = root.openDB<string, string>({ name: 'indexes', encoding: 'string' })
+    this.#expiry = root.openDB<string, string>({ name: 'expiry', encoding: 'string' })
+    let last = 0
+    for (const { key, value } of this.#events.getRange({ reverse: true, limit: 1 }))
+      last = (key as number) + lineCount(value) - 1
+    this.head = last
+    this.#last = last
+    const segments = {
+      postings: root.openDB<string, string>({ name: 'journal_postings', encoding: 'string' }),
+      filters: root.openDB<Uint8Array, string>({ name: 'journal_filters', encoding: 'binary' }),
+    } as unknown as SegmentStore
+    this.#index = new SegmentIndex(
+      segments,
+      last,
+      (from, to) => this.#parsed(from, to),
+      options.indexSegmentSize,
+    )
+    if (options.durability === 'commit') {
+      // `sync` and `isOperational` exist on lmdb-js root databases but are missing from its types.
+      const env = root as unknown as {
+        isOperational(): boolean
+        sync(callback: (error?: Error) => void): void
+      }
+      this.#syncTimer = setInterval(() => {
+        if (env.isOperational()) env.sync(() => {})
+      }, COMMIT_SYNC_INTERVAL_MS)
+      this.#syncTimer.unref()
+    }
+  }
+
+  /** A raw sub-database of the environment (tests of the on-disk layout). */
+  database<V = unknown>(name: string, encoding: 'json' | 'string' | 'msgpack' | 'binary' = 'msgpack') {
+    return this.root.openDB<V, any>({ name, encoding })
+  }
+
+  declare(spec: CollectionSpec<unknown>, name: string): void {
+    this.#specs.set(name, spec)
+    if (spec.formerly === undefined) return
+    // Before the storage port a collection was a sub-database `c:<name>` of raw values.
+    const { name: former, convert } = spec.formerly
+    const legacy = this.root.openDB<unknown, string>({ name: `c:${former}`, encoding: 'msgpack' })
+    if (legacy.getKeysCount() === 0) return
+    this.root.transactionSync(() => {
+      for (const entry of legacy.getRange({})) {
+        const moved = convert
+          ? convert(String(entry.key), entry.value)
+          : { key: String(entry.key), value: entry.value }
+        if (moved === undefined) continue
+        const recordKey = name + SEP + moved.key
+        if (this.#records.get(recordKey) !== undefined) continue
+        const envelope: Envelope = { v: 1, d: moved.value }
+        if (moved.expiresAt !== undefined) {
+          envelope.x = moved.expiresAt
+          this.#expiry.putSync(expiryKey(moved.expiresAt, name, moved.key), '')
+        }
+        this.#records.putSync(recordKey, envelope)
+        for (const index of spec.indexes ?? []) {
+          const indexed = index.of(moved.value)
+          if (indexed !== undefined) this.#indexes.putSync(indexKey(name, index.name, indexed, moved.key), '')
+        }
+      }
+      legacy.clearSync()
+    })
+  }
+
+  commit(batch: CommitBatch): Promise<void> {
+    const ops = batch.units.length > 0 ? this.#plan(batch.units) : undefined
+    const first = this.#last + 1
+    const sealed = batch.seal(first)
+    const value =
+      sealed.length === 0
+        ? undefined
+        : sealed.length === 1
+          ? sealed[0]!.json
+          : sealed.map((r) => r.json).join('\n')
+    // An explicit lmdb batch: its writes share one transaction, which commits as soon as the block
+    // is written instead of at the end of the next event turn.
+    const written = this.#events.batch(() => {
+      if (ops) for (const op of ops) op()
+      if (value !== undefined) this.#events.put(first, value)
+    })
+    return written.then(() => {
+      this.#last += sealed.length
+    })
+  }
+
+  /**
+   * Checks each unit's conditions against the committed state and the units accepted before it
+   * in this batch, and returns the writes of the accepted ones; refused units get their `error`.
+   */
+  #plan(units: readonly Unit[]): Array<() => void> {
+    const now = Date.now()
+    const ops: Array<() => void> = []
+    const batchRecords = new Map<string, Envelope | null>()
+    const batchClaims = new Map<string, string | null>()
+    for (const unit of units) {
+      const plan = new UnitPlan(this, batchRecords, batchClaims, now)
+      try {
+        for (const check of unit.checks) plan.check(check)
+        unit.versions = unit.writes.map((write) => plan.write(write, this.#specs.get(write.collection)))
+      } catch (error) {
+        if (!(error instanceof ProblemError)) throw error
+        unit.error = error
+        unit.versions = undefined
+        continue
+      }
+      for (const [key, envelope] of plan.records) batchRecords.set(key, envelope)
+      for (const [key, owner] of plan.claims) batchClaims.set(key, owner)
+      for (const op of plan.ops) ops.push(op)
+    }
+    return ops
+  }
+
+  /** @internal for UnitPlan */
+  stored(recordKey: string): Envelope | undefined {
+    return this.#records.get(recordKey)
+  }
+
+  /** @internal for UnitPlan: the keys of the records holding `value` in an index. */
+  holders(collection: string, index: string, value: string): string[] {
+    const prefix = collection + SEP + index + SEP + value + SEP
+    const out: string[] = []
+    for (const key of this.#indexes.getKeys({ start: prefix })) {
+      if (!(key as string).startsWith(prefix)) break
+      out.push((key as string).slice(prefix.length))
+    }
+    return out
+  }
+
+  /** @internal for UnitPlan */
+  put(kind: 'records' | 'indexes' | 'expiry', key: string, value?: Envelope): () => void {
+    if (kind === 'records') return () => void this.#records.put(key, value!)
+    const db = kind === 'indexes' ? this.#indexes : this.#expiry
+    return () => void db.put(key, '')
+  }
+
+  /** @internal for UnitPlan */
+  remove(kind: 'records' | 'indexes' | 'expiry', key: string): () => void {
+    const db = kind === 'records' ? this.#records : kind === 'indexes' ? this.#indexes : this.#expiry
+    return () => void db.remove(key)
+  }
+
+  flushed(): Promise<void> {
+    return (this.root.flushed as Promise<unknown>).then(() => {})
+  }
+
+  indexed(event: EventEnvelope, id: number): void {
+    this.#index.add(event, id)
+  }
+
+  /** Stored records with `from <= id <= to`, oldest first, as their JSON lines. */
+  *#lines(from: number, to: number): Iterable<Line> {
+    if (from > to) return
+    // The batch holding `from` starts at the greatest key not above it.
+    let start = from
+    for (const key of this.#events.getKeys({ start: from, reverse: true, limit: 1 })) start = key as number
+    for (const { key, value } of this.#events.getRange({ start, end: to + 1 })) {
+      let id = key as number
+      let at = 0
+      while (id <= to) {
+        const end = value.indexOf('\n', at)
+        if (id >= from) yield { id, json: end === -1 ? value.slice(at) : value.slice(at, end) }
+        if (end === -1) break
+        at = end + 1
+        id++
+      }
+    }
+  }
+
+  *#parsed(from: number, to: number): Iterable<{ id: number; event: EventEnvelope }> {
+    for (const { id, json } of this.#lines(from, to)) yield { id, event: JSON.parse(json) as EventEnvelope }
+  }
+
+  async lines(from: number, to: number, limit: number): Promise<Line[]> {
+    const out: Line[] = []
+    if (limit <= 0) return out
+    for (const line of this.#lines(from, to)) {
+      out.push(line)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async lookup(by: 'trace' | 'task', id: string, limit: number): Promise<number[]> {
+    return this.#index.lookup(by === 'trace' ? traceKey(id) : taskKey(id), limit)
+  }
+
+  async get(collection: string, key: string): Promise<StoredRecord | undefined> {
+    return this.#live(key, this.#records.get(collection + SEP + key), Date.now())
+  }
+
+  #live(key: string, envelope: Envelope | undefined, now: number): StoredRecord | undefined {
+    if (envelope === undefined || (envelope.x !== undefined && envelope.x <= now)) return undefined
+    return { key, value: envelope.d, version: envelope.v, expiresAt: envelope.x }
+  }
+
+  async list(
+    collection: string,
+    prefix: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<StoredRecord[]> {
+    const base = collection + SEP
+    const start = base + (after?.startsWith(prefix) ? after : prefix)
+    const out: StoredRecord[] = []
+    const now = Date.now()
+    for (const { key, value } of this.#records.getRange({ start })) {
+      const full = key as string
+      if (!full.startsWith(base + prefix)) break
+      const own = full.slice(base.length)
+      if (own === after) continue
+      const record = this.#live(own, value, now)
+      if (record) out.push(record)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async find(
+    collection: string,
+    index: string,
+    value: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<StoredRecord[]> {
+    const prefix = collection + SEP + index + SEP + value + SEP
+    const out: StoredRecord[] = []
+    const now = Date.now()
+    for (const entry of this.#indexes.getKeys({ start: prefix + (after ?? '') })) {
+      const full = entry as string
+      if (!full.startsWith(prefix)) break
+      const own = full.slice(prefix.length)
+      if (own === after) continue
+      const record = this.#live(own, this.#records.get(collection + SEP + own), now)
+      if (record) out.push(record)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async expired(
+    now: number,
+    limit: number,
+  ): Promise<Array<{ collection: string; key: string; version: number }>> {
+    const out: Array<{ collection: string; key: string; version: number }> = []
+    for (const entry of this.#expiry.getKeys({ end: expiryStamp(now) + '\x01' })) {
+      const full = entry as string
+      const a = full.indexOf(SEP)
+      const b = full.indexOf(SEP, a + 1)
+      const collection = full.slice(a + 1, b)
+      const key = full.slice(b + 1)
+      const envelope = this.#records.get(collection + SEP + key)
+      if (envelope) out.push({ collection, key, version: envelope.v })
+      else void this.#expiry.remove(full)
+      if (out.length >= limit) break
+    }
+    return out
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#syncTimer)
+    await this.#index.flush()
+    await this.root.close()
+  }
+}
+
+/** The staged effects of one unit, checked against the batch so far and the committed state. */
+class UnitPlan {
+  readonly records = new Map<string, Envelope | null>()
+  readonly claims = new Map<string, string | null>()
+  readonly ops: Array<() => void> = []
+  readonly #db: LmdbBackend
+  readonly #batchRecords: Map<string, Envelope | null>
+  readonly #batchClaims: Map<string, string | null>
+  readonly #now: number
+
+  constructor(
+    db: LmdbBackend,
+    batchRecords: Map<string, Envelope | null>,
+    batchClaims: Map<string, string | null>,
+    now: number,
+  ) {
+    this.#db = db
+    this.#batchRecords = batchRecords
+    this.#batchClaims = batchClaims
+    this.#now = now
+  }
+
+  #stored(recordKey: string): Envelope | undefined {
+    const own = this.records.get(recordKey)
+    if (own !== undefined) return own ?? undefined
+    const batch = this.#batchRecords.get(recordKey)
+    if (batch !== undefined) return batch ?? undefined
+    return this.#db.stored(recordKey)
+  }
+
+  #liveVersion(envelope: Envelope | undefined): number {
+    if (envelope === undefined || (envelope.x !== undefined && envelope.x <= this.#now)) return 0
+    return envelope.v
+  }
+
+  /** Who holds `value` in a unique index: a live record other than `key`, or undefined. */
+  #owner(collection: string, index: string, value: string, key: string): string | undefined {
+    const claim = collection + SEP + index + SEP + value
+    for (const claims of [this.claims, this.#batchClaims]) {
+      const owner = claims.get(claim)
+      if (owner !== undefined) return owner === key ? undefined : (owner ?? undefined)
+    }
+    // An expired record keeps its index entry until the sweep deletes it, but holds nothing.
+    return this.#db
+      .holders(collection, index, value)
+      .find((holder) => holder !== key && this.#liveVersion(this.#stored(collection + SEP + holder)) !== 0)
+  }
+
+  check(check: ReadCheck): void {
+    const version = this.#liveVersion(this.#stored(check.collection + SEP + check.key))
+    if (version !== check.version)
+      throw new ProblemError(ERRORS.version_conflict, {
+        collection: check.collection,
+        expected: check.version,
+      })
+  }
+
+  /** Stages one write; returns the record's new version (0 for a delete). */
+  write(write: Write, spec: CollectionSpec<unknown> | undefined): number {
+    const { collection, key } = write
+    const recordKey = collection + SEP + key
+    const stored = this.#stored(recordKey)
+    const live = this.#liveVersion(stored)
+    if (write.ifVersion !== undefined && write.ifVersion !== live)
+      throw new ProblemError(ERRORS.version_conflict, { collection, expected: write.ifVersion })
+    if (write.delete && write.ifExpiredVersion !== undefined) {
+      // The sweep: only a record still expired, at the version it saw.
+      if (stored === undefined || stored.v !== write.ifExpiredVersion || live !== 0)
+        throw new ProblemError(ERRORS.version_conflict, { collection, expected: write.ifExpiredVersion })
+    }
+    const value = write.delete ? undefined : write.value
+    for (const index of spec?.indexes ?? []) {
+      const before = stored === undefined ? undefined : index.of(stored.d)
+      const after = value === undefined ? undefined : index.of(value)
+      if (before === after) continue
+      if (before !== undefined) {
+        this.ops.push(this.#db.remove('indexes', indexKey(collection, index.name, before, key)))
+        if (index.unique) this.claims.set(collection + SEP + index.name + SEP + before, null)
+      }
+      if (after !== undefined) {
+        if (index.unique) {
+          if (this.#owner(collection, index.name, after, key) !== undefined)
+            throw new ProblemError(ERRORS.unique_conflict, { collection, index: index.name })
+          this.claims.set(collection + SEP + index.name + SEP + after, key)
+        }
+        this.ops.push(this.#db.put('indexes', indexKey(collection, index.name, after, key)))
+      }
+    }
+    if (stored?.x !== undefined)
+      this.ops.push(this.#db.remove('expiry', expiryKey(stored.x, collection, key)))
+    if (write.delete) {
+      if (stored !== undefined) this.ops.push(this.#db.remove('records', recordKey))
+      this.records.set(recordKey, null)
+      return 0
+    }
+    const envelope: Envelope = { v: (stored?.v ?? 0) + 1, d: write.value }
+    if (write.ttlMs !== undefined) {
+      envelope.x = this.#now + write.ttlMs
+      this.ops.push(this.#db.put('expiry', expiryKey(envelope.x, collection, key)))
+    }
+    this.ops.push(this.#db.put('records', recordKey, envelope))
+    this.records.set(recordKey, envelope)
+    return envelope.v
+  }
+}
+
+function indexKey(collection: string, index: string, value: string, key: string): string {
+  return collection + SEP + index + SEP + value + SEP + key
+}
+
+function expiryStamp(at: number): string {
+  return String(at).padStart(15, '0')
+}
+
+function expiryKey(at: number, collection: string, key: string): string {
+  return expiryStamp(at) + SEP + collection + SEP + key
+}
+
+function lineCount(value: string): number {
+  let count = 1
+  for (let at = value.indexOf('\n'); at !== -1; at = value.indexOf('\n', at + 1)) count++
+  return count
+}

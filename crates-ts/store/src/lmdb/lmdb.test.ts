@@ -1,0 +1,181 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open } from 'lmdb'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { Store } from '../store.ts'
+import type { LmdbBackend } from './backend.ts'
+
+// What only the LMDB backend promises: its on-disk layout (batches as one value, older state
+// directories), its trace/task index segments, and its fsync flush. The rest is store.test.ts.
+
+const dirs: string[] = []
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'arw-lmdb-'))
+  dirs.push(dir)
+  return dir
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+const draft = (n: number, extra: Record<string, unknown> = {}) => ({
+  kind: 'test.event',
+  version: '1.0.0',
+  severity: 'info' as const,
+  payload: { n },
+  ...extra,
+})
+
+const backendOf = (store: Store) => store.backendRead() as LmdbBackend
+
+describe('LMDB backend', () => {
+  it('stores a burst of appends as one value and reads any record of it, also after a reopen', async () => {
+    const dir = tempDir()
+    let store = await Store.open({ location: dir })
+    // One turn: ids 1-10 in one batch. Then one more turn: ids 11-13.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => store.journal.append(draft(i))))
+    await Promise.all(Array.from({ length: 3 }, (_, i) => store.journal.append(draft(10 + i))))
+    const raw = backendOf(store).database<string>('journal', 'string')
+    expect([...raw.getKeys({})]).toEqual([1, 11])
+    expect((await store.journal.readRaw(8, 100)).map((r) => r.id)).toEqual([9, 10, 11, 12, 13])
+    expect((await store.journal.readRaw(3, 100, 11)).map((r) => r.id)).toEqual([4, 5, 6, 7, 8, 9, 10, 11])
+    await store.close()
+    store = await Store.open({ location: dir })
+    expect(store.journal.head).toBe(13)
+    expect((await store.journal.append(draft(13))).id).toBe(14)
+    await store.close()
+  })
+
+  it('opens a state directory written before the storage port, and goes on from it', async () => {
+    const dir = tempDir()
+    // The layout the pre-port release wrote: `journal` (first id of a batch -> JSON lines, and
+    // older single-record values), collections as `c:<name>` sub-databases of raw msgpack values.
+    const env = open({ path: join(dir, 'arw.lmdb'), maxDbs: 64 })
+    const journal = env.openDB<string, number>({ name: 'journal', encoding: 'string' })
+    const line = (id: number) => JSON.stringify({ id, time: '2026-11-30T10:00:00.000Z', ...draft(id) })
+    await journal.put(1, line(1))
+    await journal.put(2, [2, 3, 4].map(line).join('\n'))
+    const answers = env.openDB({ name: 'c:idempotency', encoding: 'msgpack' })
+    await answers.put('principal\0key-1', { fingerprint: 'f', status: 200, body: { ok: true }, created: 1 })
+    await env.openDB({ name: 'c:mcp', encoding: 'msgpack' }).put('session-key', 'c2VjcmV0')
+    await env.close()
+
+    let store = await Store.open({ location: dir })
+    expect(store.journal.head).toBe(4)
+    expect((await store.journal.read(0, 10)).map((e) => e.id)).toEqual([1, 2, 3, 4])
+    // Keys that changed shape (NUL is no longer allowed in a key) are converted on the way.
+    const idempotency = store.collection({
+      area: 'invoke',
+      name: 'idempotency',
+      formerly: {
+        name: 'idempotency',
+        convert: (key, value) => ({ key: key.replace('\0', '\n'), value, expiresAt: Date.now() + 60_000 }),
+      },
+    })
+    expect((await idempotency.list()).items).toEqual([
+      {
+        key: 'principal\nkey-1',
+        value: { fingerprint: 'f', status: 200, body: { ok: true }, created: 1 },
+        version: 1,
+        expiresAt: expect.any(Number),
+      },
+    ])
+    const mcp = store.collection<string>({ area: 'mcp', name: 'keys', formerly: { name: 'mcp' } })
+    expect(await mcp.get('session-key')).toBe('c2VjcmV0')
+    expect((await store.journal.append(draft(5))).id).toBe(5)
+    await store.close()
+    // Moved once: a reopen finds the entries in their new place and the old ones gone.
+    store = await Store.open({ location: dir })
+    const reopened = store.collection<string>({ area: 'mcp', name: 'keys', formerly: { name: 'mcp' } })
+    expect(await reopened.get('session-key')).toBe('c2VjcmV0')
+    expect(backendOf(store).database('c:mcp').getKeysCount()).toBe(0)
+    await store.close()
+  })
+
+  it('commits one batch at a time: calls arriving during a commit join the next batch', async () => {
+    const store = await Store.open({ location: tempDir() })
+    const lmdb = Object.getPrototypeOf(backendOf(store).database('journal', 'string'))
+    const real = lmdb.batch
+    // The first commit takes 30 ms (a slow disk).
+    const batch = vi.spyOn(lmdb, 'batch').mockImplementationOnce(function (
+      this: unknown,
+      ...args: unknown[]
+    ) {
+      return new Promise((resolve) => setTimeout(resolve, 30)).then(() => real.apply(this, args))
+    })
+    const first = store.journal.append(draft(1))
+    await new Promise((resolve) => setImmediate(resolve))
+    const later = []
+    for (let turn = 0; turn < 3; turn++) {
+      later.push(store.journal.append(draft(2 + turn)))
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(batch).toHaveBeenCalledTimes(1)
+    const ids = (await Promise.all([first, ...later])).map((r) => r.id)
+    expect(ids).toEqual([1, 2, 3, 4])
+    // The three turns during the slow commit were written together, after it.
+    expect(batch).toHaveBeenCalledTimes(2)
+    batch.mockRestore()
+    await store.close()
+  })
+
+  it('finds events by trace and task across index segments, newest segment still open', async () => {
+    const store = await Store.open({ location: tempDir(), indexSegmentSize: 8 })
+    const traces = ['a', 'b', 'c'].map((c) => c.repeat(32))
+    for (let i = 0; i < 45; i++)
+      await store.journal.append(
+        draft(i, { trace_id: traces[i % 3], ...(i % 10 === 0 ? { task_id: 'tens' } : {}) }),
+      )
+    const expected = (r: number) =>
+      Array.from({ length: 45 }, (_, i) => i + 1).filter((id) => (id - 1) % 3 === r)
+    expect((await store.journal.byTrace(traces[0]!)).map((e) => e.id)).toEqual(expected(0))
+    expect((await store.journal.byTrace(traces[1]!, 4)).map((e) => e.id)).toEqual(expected(1).slice(0, 4))
+    expect((await store.journal.byTask('tens')).map((e) => e.id)).toEqual([1, 11, 21, 31, 41])
+    expect(await store.journal.byTrace('d'.repeat(32))).toEqual([])
+    await store.close()
+  })
+
+  it('rebuilds index segments a crash left unwritten, and the open segment, on the next open', async () => {
+    const dir = tempDir()
+    let store = await Store.open({ location: dir, indexSegmentSize: 8 })
+    for (let i = 0; i < 30; i++)
+      await store.journal.append(draft(i, { trace_id: i % 2 ? 'e'.repeat(32) : 'f'.repeat(32) }))
+    await store.journal.close()
+    // As if the process died before the last two closed segments were written.
+    const postings = backendOf(store).database('journal_postings', 'string')
+    const filters = backendOf(store).database('journal_filters', 'binary')
+    const keys = [...postings.getKeys()].map(String).sort()
+    expect(keys.length).toBe(3) // three closed segments of 8
+    for (const key of keys.slice(-2)) {
+      postings.removeSync(key)
+      filters.removeSync(key)
+    }
+    await store.close()
+    store = await Store.open({ location: dir, indexSegmentSize: 8 })
+    const odd = Array.from({ length: 15 }, (_, i) => 2 * i + 2)
+    expect((await store.journal.byTrace('e'.repeat(32))).map((e) => e.id)).toEqual(odd)
+    expect([...backendOf(store).database('journal_postings', 'string').getKeys()].length).toBe(3)
+    await store.journal.append(draft(30, { trace_id: 'e'.repeat(32) }))
+    expect((await store.journal.byTrace('e'.repeat(32))).map((e) => e.id)).toEqual([...odd, 31])
+    await store.close()
+  })
+
+  it('refuses calls whose flush failed but still publishes their committed records in order', async () => {
+    const store = await Store.open({ location: tempDir(), durability: 'fsync' })
+    const seen: number[] = []
+    store.journal.subscribe((record) => seen.push(record.id))
+    // The commit succeeds, then the disk flush fails once (an I/O error).
+    const flushed = vi
+      .spyOn(backendOf(store), 'flushed')
+      .mockImplementationOnce(() => Promise.reject(new Error('EIO: flush failed')))
+    await expect(store.journal.append(draft(1))).rejects.toThrow('EIO')
+    flushed.mockRestore()
+    expect((await store.journal.append(draft(2))).id).toBe(2)
+    // Live subscribers and a reader of the journal see the same sequence, without a gap.
+    expect((await store.journal.read(0, 10)).map((e) => e.id)).toEqual([1, 2])
+    expect(seen).toEqual([1, 2])
+    expect(store.journal.head).toBe(2)
+    await store.close()
+  })
+})
