@@ -123,7 +123,7 @@ describe('GET /admin/events', () => {
     const notice = JSON.parse(gap![1]!)
     expect(notice.payload.last_id).toBeGreaterThanOrEqual(lastBefore)
     // Everything after last_id is still in the journal for a resume.
-    const rest = d.app.arw.journal.readRaw(notice.payload.last_id, 10_000)
+    const rest = await d.app.arw.journal.readRaw(notice.payload.last_id, 10_000)
     expect(rest.length).toBe(d.app.arw.journal.head - notice.payload.last_id)
   })
 })

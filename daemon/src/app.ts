@@ -1,6 +1,6 @@
-import { Journal, Store } from '@arw/journal'
 import { SYSTEM_PRINCIPAL } from '@arw/protocol'
 import type { Registry, ToolSpec } from '@arw/registry'
+import { Store } from '@arw/store'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
 import pino, { type Logger } from 'pino'
 import { adminTokenAuthenticator } from './auth/admin-token.ts'
@@ -69,17 +69,18 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       base: { service: 'arw' },
     })
   // Exactly one process writes a state directory: a second one would keep its own sequence and
-  // overwrite the first one's records.
+  // overwrite the first one's records. (On PostgreSQL the directory still holds the lock and the
+  // per-start local token; the database itself may be shared.)
   ensureStateDir(config.stateDir)
   const lock = StateLock.acquire(config.stateDir)
   let store: Store
   try {
-    store = Store.open({ dir: config.stateDir, durability: config.durability })
+    store = await Store.open({ location: config.store ?? config.stateDir, durability: config.durability })
   } catch (error) {
     lock.release()
     throw error
   }
-  const journal = new Journal(store)
+  const journal = store.journal
   const areas = servedAreas(config, options)
   const registry = options.registry ?? createRegistry({ ...options, config })
   // Tools' REST bindings are routes too (same entry hook and stats; spec/ documents them from the
@@ -110,7 +111,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         config: config.areas[area.name],
         registry,
         journal,
-        collection: (name) => store.collection(`${area.name}.${name}`),
+        collection: (name, options) => store.collection({ ...options, area: area.name, name }),
         admission,
         metrics,
         logger: logger.child({ area: area.name }),
@@ -122,7 +123,6 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     }
   } catch (error) {
     await closeRuntimes(runtimes, logger)
-    await journal.close()
     await store.close()
     lock.release()
     throw error
@@ -234,8 +234,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     } catch (error) {
       logger.error({ err: error }, 'could not journal daemon.stopped')
     }
-    // Writes already issued are committed before the environment closes.
-    await journal.close()
+    // Writes already issued are committed before the store closes.
     await store.close()
     lock.release()
   })

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import type { Durability } from '@arw/journal'
+import type { Durability } from '@arw/store'
 import { AREAS } from './areas/index.ts'
 import type { Area } from './kernel/area.ts'
 import type { ConfigVar } from './kernel/config-var.ts'
@@ -15,6 +15,11 @@ export interface Config {
   host: string
   port: number
   stateDir: string
+  /**
+   * Where state is kept: undefined for the embedded LMDB store in `stateDir`, or a
+   * `postgres://` URL (ARW_STORE) for a PostgreSQL database that several daemons may share.
+   */
+  store: string | undefined
   /** SHA-256 (hex) of the admin token; undefined when none is configured (admin routes closed). */
   adminTokenSha256: string | undefined
   debug: boolean
@@ -58,7 +63,13 @@ export const CORE_CONFIG_VARS: readonly ConfigVar[] = [
     name: 'ARW_STATE_DIR',
     default: '~/.arw',
     description:
-      'Directory of the embedded LMDB store (journal, idempotency keys); created if missing. One process at a time writes it (daemon.lock).',
+      'Directory of the embedded LMDB store (journal, idempotency keys) when ARW_STORE is unset; created if missing. One process at a time writes it (daemon.lock).',
+  },
+  {
+    name: 'ARW_STORE',
+    default: '(unset: LMDB in ARW_STATE_DIR)',
+    description:
+      'postgres://user:password@host:port/database keeps all state in PostgreSQL instead (schema created and migrated at start; several daemons may share it).',
   },
   {
     name: 'ARW_ADMIN_TOKEN',
@@ -243,6 +254,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly
   if (durability !== 'commit' && durability !== 'fsync') {
     problems.push(`ARW_DURABILITY=${JSON.stringify(durability)}: expected commit or fsync`)
   }
+  const store = env['ARW_STORE'] || undefined
+  // The URL may hold a password: a bad value is reported without it.
+  if (store !== undefined && !/^postgres(ql)?:\/\/[^\s]+$/.test(store))
+    problems.push(
+      'ARW_STORE: expected a postgres:// or postgresql:// URL (or unset for LMDB in ARW_STATE_DIR)',
+    )
   const logLevel = env['ARW_LOG_LEVEL'] || 'info'
   if (!LOG_LEVELS.includes(logLevel))
     problems.push(`ARW_LOG_LEVEL=${JSON.stringify(logLevel)}: expected one of ${LOG_LEVELS.join(', ')}`)
@@ -250,6 +267,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly
     host: hostVar(env, problems),
     port: intVar(env, 'ARW_PORT', 8090, 0, 65535, problems),
     stateDir: resolve(env['ARW_STATE_DIR'] || join(homedir(), '.arw')),
+    store,
     adminTokenSha256,
     debug,
     durability: durability as Durability,

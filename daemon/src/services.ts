@@ -1,7 +1,7 @@
-import type { Journal, Store } from '@arw/journal'
 import type { Principal, TraceContext } from '@arw/protocol'
 import type { Registry } from '@arw/registry'
 import type { HttpRouteDoc } from '@arw/spec'
+import type { Journal, Store } from '@arw/store'
 import type { Logger } from 'pino'
 import type { AuthChain } from './auth/chain.ts'
 import type { GuardOptions } from './auth/request-guard.ts'

@@ -13,9 +13,13 @@ afterAll(async () => {
   await daemon.close()
 })
 
-async function until(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function until(
+  predicate: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
   }
@@ -53,7 +57,7 @@ describe.each(CLIENT_KINDS)('Streamable HTTP with the %s client', (kind) => {
       expect(result.structuredContent).toEqual({ text })
       expect(JSON.parse(result.content[0]!['text'] as string)).toEqual({ text })
       const journal = daemon.app.arw.journal
-      const records = journal.read(0, 100_000).filter((e) => e.kind === 'tool.ran')
+      const records = (await journal.read(0, 100_000)).filter((e) => e.kind === 'tool.ran')
       const record = records.find((e) => (e.payload as { output?: { text?: string } }).output?.text === text)
       expect(record?.payload).toMatchObject({ tool: 'demo.echo@1.0.0', outcome: 'ok', surface: 'mcp' })
       expect(record?.actor).toEqual({ kind: 'admin', id: 'admin' })
@@ -114,15 +118,13 @@ describe.each(CLIENT_KINDS)('Streamable HTTP with the %s client', (kind) => {
       await expect(call).rejects.toThrow()
       await until(() => aborted.has(tag), 'the handler to see its signal fire')
       await until(
-        () =>
-          daemon.app.arw.journal
-            .read(0, 100_000)
-            .some(
-              (e) =>
-                e.kind === 'tool.ran' &&
-                (e.payload as { outcome?: string; surface?: string; input?: { tag?: string } }).outcome ===
-                  'cancelled',
-            ),
+        async () =>
+          (await daemon.app.arw.journal.read(0, 100_000)).some(
+            (e) =>
+              e.kind === 'tool.ran' &&
+              (e.payload as { outcome?: string; surface?: string; input?: { tag?: string } }).outcome ===
+                'cancelled',
+          ),
         'the cancelled call in the journal',
       )
     } finally {

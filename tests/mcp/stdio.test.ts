@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Journal, Store } from '@arw/journal'
+import { Store } from '@arw/store'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { CLIENT_KINDS, connect, type Target } from './support/clients.ts'
 
@@ -78,9 +78,9 @@ describe.each(CLIENT_KINDS)('arw mcp (stdio) with the %s client', (kind) => {
     }
     // The child has exited; its journal shows the calls exactly like HTTP calls, surface mcp.
     await new Promise((r) => setTimeout(r, 200))
-    const store = Store.open({ dir: stateDir })
+    const store = await Store.open({ location: stateDir })
     try {
-      const events = new Journal(store).read(0, 10_000).filter((e) => e.kind === 'tool.ran')
+      const events = (await store.journal.read(0, 10_000)).filter((e) => e.kind === 'tool.ran')
       const payloads = events.map(
         (e) => e.payload as { tool: string; outcome: string; surface: string; input?: { tag?: string } },
       )

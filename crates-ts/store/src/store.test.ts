@@ -34,7 +34,7 @@ const lmdb: BackendUnderTest = {
   },
   async refuseCommits(store) {
     // The environment refuses the write transaction, a moment later (as on MDB_MAP_FULL).
-    const raw = (store.backendRead() as LmdbBackend).database('journal', 'string')
+    const raw = (store.backend() as LmdbBackend).database('journal', 'string')
     const spy = vi
       .spyOn(Object.getPrototypeOf(raw), 'batch')
       .mockImplementation(

@@ -143,8 +143,8 @@ export class Store {
     await this.#backend.close()
   }
 
-  /** @internal */
-  backendRead(): Backend {
+  /** @internal What collections read through, and where tests inject backend faults. */
+  backend(): Backend {
     return this.#backend
   }
 }
@@ -172,7 +172,7 @@ class StoredCollection<T> implements Collection<T> {
     this.name = name
     this.#spec = spec
     this.#store = store
-    this.#backend = store.backendRead()
+    this.#backend = store.backend()
   }
 
   async entry(key: string): Promise<Entry<T> | undefined> {

@@ -1,6 +1,6 @@
-import type { Collection, Journal } from '@arw/journal'
 import { CATALOG, type CatalogEntry } from '@arw/protocol'
 import type { EventSpec, Registry, ToolContext, ToolSpec } from '@arw/registry'
+import type { Collection, CollectionSpec, Journal } from '@arw/store'
 import type { Logger } from 'pino'
 import type { TSchema } from 'typebox'
 import type { Authenticator } from '../auth/authenticator.ts'
@@ -13,6 +13,9 @@ import type { SettleStage } from '../pipeline/settle.ts'
 import type { ConfigVar } from './config-var.ts'
 import type { Metrics } from './metrics.ts'
 import type { RouteDef } from './route.ts'
+
+/** What an area declares of a collection besides its name (its indexes). */
+export type CollectionOptions<T> = Omit<CollectionSpec<T>, 'area' | 'name'>
 
 /** An area's slice of the configuration: the variables it reads and how. */
 export interface AreaConfig<C> {
@@ -27,8 +30,8 @@ export interface AreaStartContext<C> {
   readonly config: C
   readonly registry: Registry
   readonly journal: Journal
-  /** This area's collections, namespaced by its name. */
-  collection<T>(name: string): Collection<T>
+  /** This area's collections, namespaced by its name; indexes are declared with the collection. */
+  collection<T>(name: string, options?: CollectionOptions<T>): Collection<T>
   readonly admission: Admission
   readonly metrics: Metrics
   readonly logger: Logger
@@ -62,7 +65,7 @@ export interface AreaToolContext<S, C> extends ToolContext {
   readonly config: C
   readonly registry: Registry
   readonly journal: Journal
-  collection<T>(name: string): Collection<T>
+  collection<T>(name: string, options?: CollectionOptions<T>): Collection<T>
 }
 
 export interface AreaSpec<S = undefined, C = undefined> {

@@ -1,4 +1,4 @@
-import type { Journal } from '@arw/journal'
+import type { Journal } from '@arw/store'
 import Type, { type Static } from 'typebox'
 import { EventLoopDelay, EventLoopSnapshot } from './event-loop.ts'
 

@@ -1,4 +1,3 @@
-import type { Collection, Journal } from '@arw/journal'
 import { type EventActor, newSpanId, type Severity, type TraceContext } from '@arw/protocol'
 import type {
   ClientChannel,
@@ -8,6 +7,7 @@ import type {
   ToolContext,
   Usage,
 } from '@arw/registry'
+import type { Collection, Journal } from '@arw/store'
 import type { Logger } from 'pino'
 import type { InvokeOutcome, InvokeRequest } from './request.ts'
 

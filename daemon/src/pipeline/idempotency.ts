@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import type { Collection, Store, StoreWrite } from '@arw/journal'
 import { ERRORS, type Principal, ProblemError } from '@arw/protocol'
+import type { Collection, Store, Write } from '@arw/store'
 
 /** The first answer given under an Idempotency-Key, replayed verbatim to retries. */
 export interface StoredAnswer {
@@ -15,8 +15,9 @@ const KEY = /^[\x21-\x7e]{1,255}$/
 /**
  * Idempotency keys, scoped to the caller: a retry with the same key and the same request gets the
  * first answer instead of running twice; the same key with a different request is a conflict.
- * Concurrent duplicates wait for the first to finish. Answers are written in the same LMDB batch
- * as the call record, so a replay never exists without its record, nor the reverse.
+ * Concurrent duplicates wait for the first to finish. Answers are written in the same commit as
+ * the call record, so a replay never exists without its record, nor the reverse; they expire (and
+ * are deleted) after the TTL.
  */
 export class Idempotency {
   readonly #collection: Collection<StoredAnswer>
@@ -24,7 +25,21 @@ export class Idempotency {
   readonly #inFlight = new Map<string, { fingerprint: string; done: Promise<void> }>()
 
   constructor(store: Store, ttlMs: number) {
-    this.#collection = store.collection<StoredAnswer>('idempotency')
+    this.#collection = store.collection<StoredAnswer>({
+      area: 'pipeline',
+      name: 'idempotency',
+      // Before the storage port: `<principal>\0<key>` keys without expiry (NUL is no longer a key character).
+      formerly: {
+        name: 'idempotency',
+        convert: (key, value) => {
+          const answer = value as StoredAnswer
+          const expiresAt = answer.created + ttlMs
+          return expiresAt > Date.now()
+            ? { key: key.replace('\0', '\n'), value: answer, expiresAt }
+            : undefined
+        },
+      },
+    })
     this.#ttlMs = ttlMs
   }
 
@@ -33,7 +48,7 @@ export class Idempotency {
   }
 
   scope(principal: Principal, key: string): string {
-    return `${principal.kind}:${principal.id}\0${key}`
+    return `${principal.kind}:${principal.id}\n${key}`
   }
 
   static fingerprint(parts: unknown): string {
@@ -48,7 +63,7 @@ export class Idempotency {
       if (running.fingerprint !== fingerprint) throw new ProblemError(ERRORS.idempotency_conflict, { key })
       await running.done
     }
-    const stored = this.#collection.get(scope)
+    const stored = await this.#collection.get(scope)
     if (!stored) return undefined
     if (Date.now() - stored.created > this.#ttlMs) return undefined
     if (stored.fingerprint !== fingerprint) throw new ProblemError(ERRORS.idempotency_conflict, { key })
@@ -69,7 +84,7 @@ export class Idempotency {
   }
 
   /** The write of an answer, for journal.append, so it commits with the call's record. */
-  write(scope: string, answer: StoredAnswer): StoreWrite<StoredAnswer> {
-    return { collection: this.#collection, key: scope, value: answer }
+  write(scope: string, answer: StoredAnswer): Write {
+    return this.#collection.putOp(scope, answer, { ttlMs: this.#ttlMs })
   }
 }

@@ -1,6 +1,6 @@
-import type { Journal, StoreWrite } from '@arw/journal'
 import { ERRORS, hasPermission, isProblemError, type Problem, ProblemError } from '@arw/protocol'
 import type { RegisteredTool, Registry, Usage } from '@arw/registry'
+import type { Journal, Write } from '@arw/store'
 import type { Logger } from 'pino'
 import { toolRan } from '../events.ts'
 import { Admission } from './admission.ts'
@@ -260,9 +260,9 @@ export class Pipeline {
   }
 
   /** Asks every settle stage for its writes; a stage that fails is logged and leaves none. */
-  async #settled(call: SettledCall): Promise<StoreWrite[] | undefined> {
+  async #settled(call: SettledCall): Promise<Write[] | undefined> {
     if (this.#settle.length === 0) return undefined
-    const writes: StoreWrite[] = []
+    const writes: Write[] = []
     for (const stage of this.#settle) {
       try {
         const pending = stage.settle(call)
@@ -338,7 +338,7 @@ export class Pipeline {
     request: InvokeRequest,
     severity: 'info' | 'warning' | 'error',
     payload: Record<string, unknown>,
-    writes: StoreWrite[] | undefined,
+    writes: Write[] | undefined,
     answer?: { idem: { scope: string; fingerprint: string }; status: number; body: unknown },
   ): Promise<unknown> {
     let all = writes

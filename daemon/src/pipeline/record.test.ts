@@ -84,7 +84,7 @@ describe('call records in the journal', () => {
       surface: 'test',
     })
     expect(outcome.result.output).toEqual({ user: 'ann', token: 'tok-123' })
-    const [event] = d.app.arw.journal.byTrace(outcome.result.trace_id)
+    const [event] = await d.app.arw.journal.byTrace(outcome.result.trace_id)
     expect(event?.payload).toMatchObject({
       input: { user: 'ann', password: '[redacted]' },
       output: { user: 'ann', token: '[redacted]' },

@@ -1,6 +1,6 @@
-import type { StoreWrite } from '@arw/journal'
 import type { ProblemCode } from '@arw/protocol'
 import type { RegisteredTool, Usage } from '@arw/registry'
+import type { Write } from '@arw/store'
 import type { PolicyDecision } from './policy.ts'
 import type { InvokeRequest } from './request.ts'
 
@@ -27,5 +27,5 @@ export interface SettledCall {
  */
 export interface SettleStage {
   readonly id: string
-  settle(call: SettledCall): readonly StoreWrite[] | undefined | Promise<readonly StoreWrite[] | undefined>
+  settle(call: SettledCall): readonly Write[] | undefined | Promise<readonly Write[] | undefined>
 }

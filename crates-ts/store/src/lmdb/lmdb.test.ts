@@ -27,7 +27,7 @@ const draft = (n: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 })
 
-const backendOf = (store: Store) => store.backendRead() as LmdbBackend
+const backendOf = (store: Store) => store.backend() as LmdbBackend
 
 describe('LMDB backend', () => {
   it('stores a burst of appends as one value and reads any record of it, also after a reopen', async () => {

@@ -36,8 +36,8 @@ export const probe = tool({
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['introspection'],
   http: { method: 'GET', path: '/admin/probe' },
-  handler: ({ task_id, trace_id, step, limit }, { journal }) => {
-    let events = task_id ? journal.byTask(task_id, SCAN) : journal.byTrace(trace_id!, SCAN)
+  handler: async ({ task_id, trace_id, step, limit }, { journal }) => {
+    let events = await (task_id ? journal.byTask(task_id, SCAN) : journal.byTrace(trace_id!, SCAN))
     if (task_id && trace_id) events = events.filter((e) => e.trace_id === trace_id)
     if (step) events = events.filter((e) => (e.payload as { step?: string } | undefined)?.step === step)
     events = events.slice(0, limit ?? DEFAULT_LIMIT)

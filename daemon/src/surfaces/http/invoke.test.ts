@@ -167,7 +167,7 @@ describe('POST /tools/{id}:invoke', () => {
   it('records the call in the journal with the trace, principal and decision, durably before answering', async () => {
     const res = await invoke('demo.echo', { input: { text: 'recorded' }, task_id: 'task-42', step: 's1' })
     const { trace_id } = res.json()
-    const events = d.app.arw.journal.byTrace(trace_id)
+    const events = await d.app.arw.journal.byTrace(trace_id)
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({
       kind: 'tool.ran',
@@ -244,7 +244,7 @@ describe('POST /tools/{id}:invoke', () => {
     const problem = res.json()
     expect(problem).toMatchObject({ code: 'internal_error', type: 'urn:arw:problem:output_invalid' })
     expect(res.body).not.toContain('not a number')
-    const [event] = d.app.arw.journal.byTrace(problem.trace_id)
+    const [event] = await d.app.arw.journal.byTrace(problem.trace_id)
     expect(event?.payload).toMatchObject({ outcome: 'error', code: 'internal_error', status: 500 })
   })
 
@@ -252,9 +252,8 @@ describe('POST /tools/{id}:invoke', () => {
     const { journal, store } = d.app.arw
     const before = journal.head
     // The store refuses the next transaction once (as on a full disk); its error text stays in the log.
-    const lmdb = Object.getPrototypeOf(store.database('journal', { encoding: 'string' }))
     const refused = vi
-      .spyOn(lmdb, 'batch')
+      .spyOn(store.backend(), 'commit')
       .mockImplementationOnce(() => Promise.reject(new Error('MDB_MAP_FULL at /secret/path')))
     try {
       const res = await invoke('demo.echo', { input: { text: 'lost?' } })
@@ -263,7 +262,7 @@ describe('POST /tools/{id}:invoke', () => {
       expect(problem).toMatchObject({ code: 'unavailable', status: 503 })
       expect(res.body).not.toContain('MDB_MAP_FULL')
       // The failure record takes the id the refused commit gave back, and says the call ran.
-      const [event] = journal.byTrace(problem.trace_id)
+      const [event] = await journal.byTrace(problem.trace_id)
       expect(event?.id).toBe(before + 1)
       expect(event?.payload).toMatchObject({
         outcome: 'error',
@@ -277,16 +276,15 @@ describe('POST /tools/{id}:invoke', () => {
     }
     const ok = await invoke('demo.echo', { input: { text: 'kept' } })
     expect(ok.statusCode).toBe(200)
-    expect(journal.read(before, 10).map((e) => e.id)).toEqual([before + 1, before + 2])
+    expect((await journal.read(before, 10)).map((e) => e.id)).toEqual([before + 1, before + 2])
   })
 
   it('reports the journal degraded on /healthz while its commits fail, and ok once one succeeds', async () => {
     const health = async () => (await d.app.inject({ url: '/healthz' })).json()
     const failuresBefore = (await health()).journal_commit_failures as number
-    const lmdb = Object.getPrototypeOf(d.app.arw.store.database('journal', { encoding: 'string' }))
     // The store refuses both the call's record and its failure record.
     const refused = vi
-      .spyOn(lmdb, 'batch')
+      .spyOn(d.app.arw.store.backend(), 'commit')
       .mockImplementation(() => Promise.reject(new Error('MDB_MAP_FULL')))
     try {
       expect((await invoke('demo.echo', { input: { text: 'x' } })).statusCode).toBe(503)
@@ -305,7 +303,7 @@ describe('POST /tools/{id}:invoke', () => {
     const res = await invoke('test.crash', { input: {} })
     expect(res.statusCode).toBe(500)
     expect(res.body).not.toContain('hunter2')
-    const [event] = d.app.arw.journal.byTrace(res.json().trace_id)
+    const [event] = await d.app.arw.journal.byTrace(res.json().trace_id)
     expect(JSON.stringify(event)).not.toContain('hunter2')
     expect(event?.payload).toMatchObject({ error: 'Error' })
   })

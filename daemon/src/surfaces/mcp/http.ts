@@ -184,7 +184,7 @@ async function servePost(services: Services, request: FastifyRequest, reply: Fas
   const sessionId = header(request, 'mcp-session-id')
   if (sessionId === undefined)
     return rpcError(reply, 400, RPC.transport, 'Bad Request: Mcp-Session-Id header is required')
-  const session = tokens.verify(sessionId, principal)
+  const session = await tokens.verify(sessionId, principal)
   if (!session)
     return rpcError(reply, 404, RPC.sessionNotFound, 'Session not found: initialize a new session')
 
@@ -394,7 +394,7 @@ async function serveGet(services: Services, request: FastifyRequest, reply: Fast
     )
   }
   const tokens = await state.tokens
-  if (!tokens.verify(sessionId, request.principal!)) {
+  if (!(await tokens.verify(sessionId, request.principal!))) {
     return rpcError(reply, 404, RPC.sessionNotFound, 'Session not found: initialize a new session')
   }
   reply.hijack()
@@ -419,7 +419,7 @@ async function serveDelete(
   if (sessionId === undefined)
     return rpcError(reply, 400, RPC.transport, 'Bad Request: Mcp-Session-Id header is required')
   const tokens = await state.tokens
-  if (!tokens.verify(sessionId, request.principal!)) {
+  if (!(await tokens.verify(sessionId, request.principal!))) {
     return rpcError(reply, 404, RPC.sessionNotFound, 'Session not found')
   }
   await tokens.revoke(sessionId)

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Store } from '@arw/journal'
 import type { Principal } from '@arw/protocol'
+import type { Collection, Store } from '@arw/store'
 import { isLegacyVersion } from './protocol.ts'
 
 /** What a session id says about its session. */
@@ -24,7 +24,6 @@ const FLAGS: ReadonlyArray<[string, string]> = [
 export const SESSION_MAX_AGE_S = 7 * 24 * 3600
 const CACHE_LIMIT = 10_000
 const KEY_ID = 'session-key'
-const REVOKED = 'mcp-revoked-sessions'
 
 /**
  * Self-validating MCP session ids: `<version>.<issued-at>.<capability flags>.<nonce>.<mac>`, where the MAC is an
@@ -35,11 +34,11 @@ const REVOKED = 'mcp-revoked-sessions'
  */
 export class SessionTokens {
   readonly #key: Buffer
-  readonly #revoked: ReturnType<Store['collection']>
+  readonly #revoked: Collection<number>
   readonly #cache = new Map<string, SessionInfo>()
   readonly #now: () => number
 
-  private constructor(key: Buffer, revoked: ReturnType<Store['collection']>, now: () => number) {
+  private constructor(key: Buffer, revoked: Collection<number>, now: () => number) {
     this.#key = key
     this.#revoked = revoked
     this.#now = now
@@ -52,12 +51,26 @@ export class SessionTokens {
   ): Promise<SessionTokens> {
     // Both collections are opened now, while the store is surely open: the daemon may be closed
     // before the first request awaits this.
-    const keys = store.collection<string>('mcp')
-    const revoked = store.collection<number>(REVOKED)
-    let key = keys.get(KEY_ID)
-    if (key === undefined)
-      key = await keys.update(KEY_ID, (current) => current ?? randomBytes(32).toString('base64url'))
-    return new SessionTokens(Buffer.from(key!, 'base64url'), revoked, now)
+    const keys = store.collection<string>({ area: 'mcp', name: 'keys', formerly: { name: 'mcp' } })
+    const revoked = store.collection<number>({
+      area: 'mcp',
+      name: 'revoked-sessions',
+      formerly: { name: 'mcp-revoked-sessions' },
+    })
+    let key = await keys.get(KEY_ID)
+    if (key === undefined) {
+      // Created only when absent: daemons starting together on one store agree on one key.
+      const created = randomBytes(32).toString('base64url')
+      key = await keys.put(KEY_ID, created, { ifVersion: 0 }).then(
+        () => created,
+        async (error: unknown) => {
+          const winner = await keys.get(KEY_ID)
+          if (winner === undefined) throw error
+          return winner
+        },
+      )
+    }
+    return new SessionTokens(Buffer.from(key, 'base64url'), revoked, now)
   }
 
   issue(version: string, principal: Principal, clientCapabilities: unknown): string {
@@ -70,11 +83,11 @@ export class SessionTokens {
   }
 
   /** The session an id stands for, or undefined when it is not (or no longer) valid for this principal. */
-  verify(id: string, principal: Principal): SessionInfo | undefined {
+  async verify(id: string, principal: Principal): Promise<SessionInfo | undefined> {
     const cacheKey = `${principal.kind}:${principal.id}\n${id}`
     const cached = this.#cache.get(cacheKey)
     if (cached) {
-      if (this.#now() - cached.issuedAt > SESSION_MAX_AGE_S || this.#revoked.get(id) !== undefined) {
+      if (this.#now() - cached.issuedAt > SESSION_MAX_AGE_S || (await this.#revoked.get(id)) !== undefined) {
         this.#cache.delete(cacheKey)
         return undefined
       }
@@ -91,7 +104,8 @@ export class SessionTokens {
     const issuedAt = Number(issued)
     if (!version || !isLegacyVersion(version) || !Number.isInteger(issuedAt) || flags === undefined)
       return undefined
-    if (this.#now() - issuedAt > SESSION_MAX_AGE_S || this.#revoked.get(id) !== undefined) return undefined
+    if (this.#now() - issuedAt > SESSION_MAX_AGE_S || (await this.#revoked.get(id)) !== undefined)
+      return undefined
     const clientCapabilities: Record<string, unknown> = {}
     for (const [flag, name] of FLAGS) if (flags.includes(flag)) clientCapabilities[name] = {}
     const info: SessionInfo = { id, version, issuedAt, clientCapabilities }
@@ -103,7 +117,8 @@ export class SessionTokens {
   /** Ends a session for every replica (DELETE /mcp). */
   async revoke(id: string): Promise<void> {
     for (const key of this.#cache.keys()) if (key.endsWith(`\n${id}`)) this.#cache.delete(key)
-    await this.#revoked.put(id, this.#now())
+    // Kept as long as the id could still verify; then the store deletes it.
+    await this.#revoked.put(id, this.#now(), { ttlMs: SESSION_MAX_AGE_S * 1000 })
   }
 
   #mac(body: string, principal: Principal): string {

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http'
-import type { Journal, JournalRecord } from '@arw/journal'
+import type { Journal, JournalRecord } from '@arw/store'
 
 const REPLAY_CHUNK = 256
 /** How long a cut subscriber has to read what was already written before its socket is destroyed. */
@@ -104,7 +104,7 @@ export class EventHub {
     )
     let cursor = after
     while (!sub.closed && cursor < head) {
-      const chunk = this.#journal.readRaw(cursor, REPLAY_CHUNK, head)
+      const chunk = await this.#journal.readRaw(cursor, REPLAY_CHUNK, head)
       if (chunk.length === 0) break
       let text = ''
       for (const r of chunk) {
