@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { type PostgresServer, startPostgres } from '@arw/store/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Child, startChild, waitExit } from './support/child.ts'
 import { SseReader } from './support/sse.ts'
 
@@ -9,11 +10,25 @@ const TOKEN = 'crash-test-token'
 const headers = { 'x-arw-admin': TOKEN, 'content-type': 'application/json' }
 const stateDir = mkdtempSync(join(tmpdir(), 'arw-crash-'))
 const children: Child[] = []
+let postgres: PostgresServer | undefined
 
-afterAll(() => {
+beforeAll(async () => {
+  postgres = await startPostgres()
+}, 600_000)
+afterAll(async () => {
   for (const c of children) c.proc.kill('SIGKILL')
   rmSync(stateDir, { recursive: true, force: true })
+  await postgres?.stop()
 })
+
+/** Where the daemon keeps its state, per backend (the same for both of its starts). */
+const backends = [
+  { name: 'lmdb', env: () => ({ ARW_STATE_DIR: stateDir }) },
+  {
+    name: 'postgres',
+    env: () => ({ ARW_STATE_DIR: stateDir, ARW_STORE: postgres!.createDatabase('crash') }),
+  },
+]
 
 async function readAll(url: string, head: number): Promise<Array<{ id: number; data: any }>> {
   const sse = await SseReader.open(`${url}/admin/events?after=0`, { 'x-arw-admin': TOKEN })
@@ -22,9 +37,9 @@ async function readAll(url: string, head: number): Promise<Array<{ id: number; d
   return sse.events.map((f) => ({ id: f.id!, data: f.data }))
 }
 
-describe('crash safety', () => {
+describe.each(backends)('crash safety on $name', (backend) => {
   it('keeps every acknowledged call after SIGKILL, with no hole, and resumes SSE exactly', async () => {
-    const env = { ARW_STATE_DIR: stateDir, ARW_ADMIN_TOKEN: TOKEN }
+    const env = { ...backend.env(), ARW_ADMIN_TOKEN: TOKEN }
     const first = await startChild(env)
     children.push(first)
     const acked: string[] = []
