@@ -56,3 +56,26 @@ describe('loadConfig', () => {
     expect(message.split('\n  - ')).toHaveLength(4)
   })
 })
+
+describe('ARW_STORE', () => {
+  it('is unset by default: state stays in the LMDB store under ARW_STATE_DIR', () => {
+    expect(loadConfig({ ARW_STATE_DIR: '/tmp/arw-x' })).toMatchObject({
+      store: undefined,
+      stateDir: '/tmp/arw-x',
+    })
+  })
+
+  it('takes a postgres:// URL', () => {
+    const url = 'postgres://arw:s3cret@db.internal:5432/arw'
+    expect(loadConfig({ ARW_STORE: url }).store).toBe(url)
+    expect(loadConfig({ ARW_STORE: 'postgresql://db/arw' }).store).toBe('postgresql://db/arw')
+  })
+
+  it('refuses anything else without repeating the value, which may hold a password', () => {
+    const bad = 'mysql://root:hunter2@db/arw'
+    expect(() => loadConfig({ ARW_STORE: bad })).toThrow(
+      /ARW_STORE: expected a postgres:\/\/ or postgresql:\/\/ URL/,
+    )
+    expect(() => loadConfig({ ARW_STORE: bad })).not.toThrow(/hunter2/)
+  })
+})

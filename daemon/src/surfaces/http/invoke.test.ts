@@ -361,6 +361,28 @@ describe('Idempotency-Key', () => {
     expect(probe.json().count).toBeGreaterThan(0)
   })
 
+  it('forgets an answer once ARW_IDEMPOTENCY_TTL_S is over: a retry runs again, and the store deletes it', async () => {
+    const first = await invoke('test.counter', { input: { by: 1 } }, { 'idempotency-key': 'k-ttl' })
+    const later = Date.now() + d.config.idempotencyTtlMs + 1000
+    vi.useFakeTimers({ toFake: ['Date'], now: later })
+    try {
+      const retry = await invoke('test.counter', { input: { by: 1 } }, { 'idempotency-key': 'k-ttl' })
+      expect(retry.headers['idempotent-replayed']).toBeUndefined()
+      expect(retry.json().output.runs).toBe(first.json().output.runs + 1)
+      // The retry's answer replaces it, with a TTL of its own.
+      const again = await invoke('test.counter', { input: { by: 1 } }, { 'idempotency-key': 'k-ttl' })
+      expect(again.headers['idempotent-replayed']).toBe('true')
+      expect(again.json()).toEqual(retry.json())
+      // Once that TTL is over too, the sweep deletes it from the store.
+      vi.setSystemTime(later + d.config.idempotencyTtlMs + 1000)
+      expect(await d.app.arw.store.sweep()).toBeGreaterThan(0)
+      const idempotency = d.app.arw.store.collection({ area: 'pipeline', name: 'idempotency' })
+      expect(await idempotency.list()).toEqual({ items: [], next_cursor: null })
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('runs concurrent duplicates once', async () => {
     const answers = await Promise.all(
       Array.from({ length: 5 }, () =>
