@@ -49,7 +49,7 @@ describe('arw (in-process)', () => {
     expect(r.code).toBe(EXIT.ok)
     expect(JSON.parse(r.out)).toMatchObject({ output: { text: 'hi' }, tool: 'demo.echo@1.0.0' })
     // Journaled as a call from the command line, not a bare HTTP call.
-    const [record] = d.app.arw.journal.byTrace(JSON.parse(r.out).trace_id)
+    const [record] = await d.app.arw.journal.byTrace(JSON.parse(r.out).trace_id)
     expect(record?.payload).toMatchObject({ surface: 'cli' })
     const only = await arw(['invoke', 'demo.echo@1.0.0', '-i', '{"text":"x"}', '--output-only'])
     expect(JSON.parse(only.out)).toEqual({ text: 'x' })

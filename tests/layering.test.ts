@@ -25,7 +25,7 @@ const IMPORT =
 const PACKAGES: Record<string, string> = {
   '@arw/protocol': 'crates-ts/protocol/src/index.ts',
   '@arw/registry': 'crates-ts/registry/src/index.ts',
-  '@arw/journal': 'crates-ts/journal/src/index.ts',
+  '@arw/store': 'crates-ts/store/src/index.ts',
   '@arw/spec': 'crates-ts/spec/src/index.ts',
   '@arw/client': 'crates-ts/client/src/index.ts',
   '@arw/daemon': 'daemon/src/index.ts',

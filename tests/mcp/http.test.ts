@@ -289,7 +289,7 @@ describe('tools/call _meta', () => {
     }
     await callWith(meta, { text: 'once' })
     await callWith(meta, { text: 'once' })
-    const records = daemon.app.arw.journal.byTask('mcp-task-7')
+    const records = await daemon.app.arw.journal.byTask('mcp-task-7')
     // The retry under the same key was a replay: one record, with everything HTTP would record.
     expect(records).toHaveLength(1)
     expect(records[0]).toMatchObject({

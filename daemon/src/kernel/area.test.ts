@@ -47,11 +47,11 @@ const counting = defineArea({
         auth: 'admin',
         responses: { 200: { description: 'The total.', schema: Type.Object({ total: Type.Integer() }) } },
       },
-      handler: (ctx) => async () => ({ total: ctx.collection<number>('totals').get('total') ?? 0 }),
+      handler: (ctx) => async () => ({ total: (await ctx.collection<number>('totals').get('total')) ?? 0 }),
     }),
   ],
-  start: (ctx) => {
-    let total = ctx.collection<number>('totals').get('total') ?? 0
+  start: async (ctx) => {
+    let total = (await ctx.collection<number>('totals').get('total')) ?? 0
     return { services: { bump: (by: number) => (total += by) } }
   },
 })
@@ -72,8 +72,12 @@ describe('an area', () => {
       payload: { input: { times: 2 } },
     })
     expect(res.json().output).toEqual({ total: 10 })
-    // The collection is the area's own: `<area>.<name>` in the store.
-    expect(d.app.arw.store.collection<number>('counting.totals').get('total')).toBe(10)
+    // The collection is the area's own: namespaced by the area's name in the store.
+    const totals = d.app.arw.store.collection<number>({ area: 'counting', name: 'totals' })
+    expect(await totals.get('total')).toBe(10)
+    expect(
+      await d.app.arw.store.collection<number>({ area: 'other', name: 'totals' }).get('total'),
+    ).toBeUndefined()
     const total = await d.app.inject({ url: '/counting/total', headers: d.admin })
     expect(total.json()).toEqual({ total: 10 })
   })

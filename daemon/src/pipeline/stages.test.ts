@@ -50,8 +50,8 @@ function call(app: TestDaemon, tool: string, body: unknown, headers: Record<stri
   })
 }
 
-function recordsOf(app: TestDaemon, traceId: string) {
-  return app.app.arw.journal.byTrace(traceId).filter((e) => e.kind === 'tool.ran')
+async function recordsOf(app: TestDaemon, traceId: string) {
+  return (await app.app.arw.journal.byTrace(traceId)).filter((e) => e.kind === 'tool.ran')
 }
 
 describe('the policy chain', () => {
@@ -74,7 +74,7 @@ describe('the policy chain', () => {
     d = await testDaemon({ extraTools: [transfer], policy: [watcher, big] })
     const ok = await call(d, 'test.transfer', { input: { amount: 5 } })
     expect(ok.statusCode).toBe(200)
-    const [record] = recordsOf(d, ok.json().trace_id)
+    const [record] = await recordsOf(d, ok.json().trace_id)
     expect(record?.payload).toMatchObject({
       decision: {
         decision: 'allow',
@@ -88,7 +88,7 @@ describe('the policy chain', () => {
     const denied = await call(d, 'test.transfer', { input: { amount: 500 } })
     expect(denied.statusCode).toBe(403)
     expect(denied.json()).toMatchObject({ code: 'policy_denied', detail: 'amounts over 100 are refused' })
-    const [refusal] = recordsOf(d, denied.json().trace_id)
+    const [refusal] = await recordsOf(d, denied.json().trace_id)
     expect(refusal?.payload).toMatchObject({
       outcome: 'error',
       code: 'policy_denied',
@@ -176,7 +176,7 @@ describe('the approval gate', () => {
     expect(first.statusCode).toBe(202)
     const problem = first.json()
     expect(problem).toMatchObject({ code: 'approval_required', approval_id: 'appr-1' })
-    expect(recordsOf(d, problem.trace_id)[0]?.payload).toMatchObject({
+    expect((await recordsOf(d, problem.trace_id))[0]?.payload).toMatchObject({
       code: 'approval_required',
       approval_id: 'appr-1',
     })
@@ -197,7 +197,7 @@ describe('the approval gate', () => {
     )
     expect(resumed.statusCode).toBe(200)
     expect(resumed.json().output).toEqual({ moved: 40 })
-    expect(recordsOf(d, resumed.json().trace_id)[0]?.payload).toMatchObject({
+    expect((await recordsOf(d, resumed.json().trace_id))[0]?.payload).toMatchObject({
       outcome: 'ok',
       approval_id: 'appr-1',
       input: { amount: 40 },
@@ -251,34 +251,32 @@ describe('the approval gate', () => {
 describe('settle stages', () => {
   it('settle what a call used, with writes committed with its record', async () => {
     const calls: Array<{ outcome: string; usage: unknown; executed: boolean }> = []
-    let ledger: import('@arw/journal').Collection<{ tool: string; cost: number }> | undefined
+    let ledger: import('@arw/store').Collection<{ tool: string; cost: number }> | undefined
     const costs: SettleStage = {
       id: 'test.costs',
       settle: (call) => {
         calls.push({ outcome: call.outcome, usage: call.usage, executed: call.executed })
         if (!call.executed) return undefined
         return [
-          {
-            collection: ledger!,
-            key: call.request.trace.traceId,
-            value: { tool: call.tool!.id, cost: call.usage.cost ?? 0 },
-          },
+          ledger!.putOp(call.request.trace.traceId, { tool: call.tool!.id, cost: call.usage.cost ?? 0 }),
         ]
       },
     }
     d = await testDaemon({ extraTools: [transfer], settle: [costs] })
-    ledger = d.app.arw.store.collection('test.ledger')
+    ledger = d.app.arw.store.collection({ area: 'test', name: 'ledger' })
     const ok = await call(d, 'test.transfer', { input: { amount: 250 } })
     expect(ok.statusCode).toBe(200)
-    expect(ledger.get(ok.json().trace_id)).toEqual({ tool: 'test.transfer@1.0.0', cost: 2.5 })
-    expect(recordsOf(d, ok.json().trace_id)[0]?.payload).toMatchObject({ usage: { tokens: 15, cost: 2.5 } })
+    expect(await ledger.get(ok.json().trace_id)).toEqual({ tool: 'test.transfer@1.0.0', cost: 2.5 })
+    expect((await recordsOf(d, ok.json().trace_id))[0]?.payload).toMatchObject({
+      usage: { tokens: 15, cost: 2.5 },
+    })
     const bad = await call(d, 'test.transfer', { input: { amount: -1 } })
     expect(bad.statusCode).toBe(400)
     expect(calls).toEqual([
       { outcome: 'ok', usage: { tokens: 15, cost: 2.5 }, executed: true },
       { outcome: 'error', usage: {}, executed: false },
     ])
-    expect(ledger.get(bad.json().trace_id)).toBeUndefined()
+    expect(await ledger.get(bad.json().trace_id)).toBeUndefined()
   })
 })
 
