@@ -112,6 +112,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         registry,
         journal,
         collection: (name, options) => store.collection({ ...options, area: area.name, name }),
+        transaction: (fn) => store.transaction(fn),
         admission,
         metrics,
         logger: logger.child({ area: area.name }),

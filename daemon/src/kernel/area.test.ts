@@ -1,3 +1,4 @@
+import { ERRORS, ProblemError } from '@arw/protocol'
 import Type from 'typebox'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AREAS } from '../areas/index.ts'
@@ -33,6 +34,28 @@ const counting = defineArea({
         const total = ctx.services.bump(times * ctx.config.step)
         await ctx.collection<number>('totals').put('total', total)
         return { total }
+      },
+    }),
+    tool({
+      name: 'counting.move',
+      version: '1.0.0',
+      title: 'Move',
+      description: 'Moves an amount between two counters, with an event, in one transaction.',
+      input: Type.Object({ amount: Type.Integer() }),
+      output: Type.Object({ from: Type.Integer(), to: Type.Integer() }),
+      handler: async ({ amount }, ctx) => {
+        const counters = ctx.collection<number>('counters', {
+          indexes: [{ name: 'sign', of: (n) => (n < 0 ? '-' : '+') }],
+        })
+        return ctx.transaction(async (tx) => {
+          const from = ((await tx.get(counters, 'from'))?.value ?? 100) - amount
+          const to = ((await tx.get(counters, 'to'))?.value ?? 0) + amount
+          tx.put(counters, 'from', from)
+          tx.put(counters, 'to', to)
+          void tx.append({ kind: 'counting.moved', version: '1.0.0', severity: 'info', payload: { amount } })
+          if (amount > 100) throw new ProblemError(ERRORS.conflict, { reason: 'not that much' })
+          return { from, to }
+        })
       },
     }),
   ],
@@ -80,6 +103,26 @@ describe('an area', () => {
     ).toBeUndefined()
     const total = await d.app.inject({ url: '/counting/total', headers: d.admin })
     expect(total.json()).toEqual({ total: 10 })
+  })
+
+  it('gives its tools transactions: collection writes and events commit together, or nothing does', async () => {
+    const move = (amount: number) =>
+      d.app.inject({
+        method: 'POST',
+        url: '/tools/counting.move:invoke',
+        headers: d.admin,
+        payload: { input: { amount } },
+      })
+    expect((await move(30)).json().output).toEqual({ from: 70, to: 30 })
+    const moved = async () =>
+      (await d.app.arw.journal.read(0, 10_000)).filter((e) => e.kind === 'counting.moved')
+    expect(await moved()).toHaveLength(1)
+    const refused = await move(500)
+    expect(refused.statusCode).toBe(409)
+    const counters = d.app.arw.store.collection<number>({ area: 'counting', name: 'counters' })
+    expect(await counters.get('from')).toBe(70)
+    expect(await moved()).toHaveLength(1)
+    expect((await counters.find('sign', '+')).items.map((e) => e.key)).toEqual(['from', 'to'])
   })
 
   it('is one declaration that the registry, routes, configuration and docs read', () => {

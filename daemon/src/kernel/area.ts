@@ -1,6 +1,6 @@
 import { CATALOG, type CatalogEntry } from '@arw/protocol'
 import type { EventSpec, Registry, ToolContext, ToolSpec } from '@arw/registry'
-import type { Collection, CollectionSpec, Journal } from '@arw/store'
+import type { Collection, CollectionSpec, Journal, Transaction } from '@arw/store'
 import type { Logger } from 'pino'
 import type { TSchema } from 'typebox'
 import type { Authenticator } from '../auth/authenticator.ts'
@@ -32,6 +32,8 @@ export interface AreaStartContext<C> {
   readonly journal: Journal
   /** This area's collections, namespaced by its name; indexes are declared with the collection. */
   collection<T>(name: string, options?: CollectionOptions<T>): Collection<T>
+  /** Writes to its collections and journal appends, committed together or not at all. */
+  transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>
   readonly admission: Admission
   readonly metrics: Metrics
   readonly logger: Logger
@@ -66,6 +68,7 @@ export interface AreaToolContext<S, C> extends ToolContext {
   readonly registry: Registry
   readonly journal: Journal
   collection<T>(name: string, options?: CollectionOptions<T>): Collection<T>
+  transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>
 }
 
 export interface AreaSpec<S = undefined, C = undefined> {

@@ -7,7 +7,7 @@ import type {
   ToolContext,
   Usage,
 } from '@arw/registry'
-import type { Collection, Journal } from '@arw/store'
+import type { Collection, CollectionSpec, Journal, Transaction } from '@arw/store'
 import type { Logger } from 'pino'
 import type { InvokeOutcome, InvokeRequest } from './request.ts'
 
@@ -23,7 +23,9 @@ export interface AreaScope {
   readonly services: unknown
   readonly config: unknown
   /** The area's collections, namespaced by its name. */
-  collection<T>(name: string): Collection<T>
+  collection<T>(name: string, options?: Omit<CollectionSpec<T>, 'area' | 'name'>): Collection<T>
+  /** Collection writes and journal appends committed together or not at all. */
+  transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>
 }
 
 export interface CallDeps {
@@ -95,8 +97,12 @@ export class CallContext implements ToolContext {
     return this.#scope().config
   }
 
-  collection<T>(name: string): Collection<T> {
-    return this.#scope().collection<T>(name)
+  collection<T>(name: string, options?: Omit<CollectionSpec<T>, 'area' | 'name'>): Collection<T> {
+    return this.#scope().collection<T>(name, options)
+  }
+
+  transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
+    return this.#scope().transaction(fn)
   }
 
   #scope(): AreaScope {
