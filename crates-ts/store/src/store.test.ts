@@ -574,3 +574,19 @@ describe.each([lmdb, postgres])('storage contract on $name', (backend) => {
 function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
+
+describe('PostgreSQL schema', () => {
+  it('is created at the first open, migrated once, and a schema newer than this code is refused', async () => {
+    const url = postgres.location()
+    const database = new URL(url).pathname.slice(1)
+    await (await Store.open({ location: url })).close()
+    await (await Store.open({ location: url })).close()
+    expect(server!.sql(database, 'SELECT version FROM arw_schema_migrations ORDER BY version').trim()).toBe(
+      '1',
+    )
+    server!.sql(database, 'INSERT INTO arw_schema_migrations (version) VALUES (2)')
+    await expect(Store.open({ location: url })).rejects.toThrow(
+      'the PostgreSQL schema is at version 2, newer than this daemon knows (1)',
+    )
+  })
+})
