@@ -46,6 +46,7 @@ describe('npm run bench (smoke)', () => {
       'invoke/raw',
       'invoke/fastify',
       'invoke-fsync/raw',
+      'invoke-pg/invoke',
       'cpu fastify/invoke',
       'p99 invoke/fastify',
       'mcp/sdk-session',

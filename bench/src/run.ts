@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { startPostgres } from '@arw/store/testing'
 import { type Child, type LoadResult, load, sleep, startChild } from './harness.ts'
 import { describeMachine, header, loadAverage } from './machine.ts'
 import { mainThreadProfile, printProfile, summarizeProfile } from './profile.ts'
@@ -109,15 +110,26 @@ function settings(rounds: number): string {
 }
 
 async function invokeGroup(rounds: number): Promise<void> {
+  // The daemon on PostgreSQL (ARW_STORE) too: a server started here on loopback, its fsync on.
+  const postgres = await startPostgres({ fsync: true })
+  try {
+    await invokeRounds(rounds, postgres.createDatabase('arw_bench'))
+  } finally {
+    await postgres.stop()
+  }
+}
+
+async function invokeRounds(rounds: number, postgresUrl: string): Promise<void> {
   await withServers(
     [
       { file: 'bench/src/servers/raw-echo.ts' },
       { file: 'bench/src/servers/fastify-echo.ts' },
       { file: DAEMON, env: { ...DAEMON_ENV, ARW_DURABILITY: 'commit' } },
       { file: DAEMON, env: { ...DAEMON_ENV, ARW_DURABILITY: 'fsync' } },
+      { file: DAEMON, env: { ...DAEMON_ENV, ARW_STORE: postgresUrl } },
     ],
-    async ([raw, fastify, commit, fsync]) => {
-      for (const d of [commit!, fsync!]) {
+    async ([raw, fastify, commit, fsync, pg]) => {
+      for (const d of [commit!, fsync!, pg!]) {
         await expectOk(`http://127.0.0.1:${d.ready['port']}${ECHO_PATH}`, ECHO_BODY, ADMIN, '"text":"hello"')
       }
       const rows = await loadRounds(rounds, [
@@ -125,12 +137,14 @@ async function invokeGroup(rounds: number): Promise<void> {
         { name: 'fastify + schema', run: () => measure(fastify!, ECHO_PATH, ECHO_BODY) },
         { name: 'daemon (commit)', run: () => measure(commit!, ECHO_PATH, ECHO_BODY, ADMIN) },
         { name: 'daemon (fsync)', run: () => measure(fsync!, ECHO_PATH, ECHO_BODY, ADMIN) },
+        { name: 'daemon (postgres)', run: () => measure(pg!, ECHO_PATH, ECHO_BODY, ADMIN) },
       ])
       printLoadTable(`invoke: demo.echo through the full pipeline vs anchors (${settings(rounds)})`, rows)
-      const [rawRow, fastifyRow, daemonRow, fsyncRow] = rows as [Row, Row, Row, Row]
+      const [rawRow, fastifyRow, daemonRow, fsyncRow, pgRow] = rows as [Row, Row, Row, Row, Row]
       ratio('invoke/raw', figure(daemonRow, rps), figure(rawRow, rps))
       ratio('invoke/fastify', figure(daemonRow, rps), figure(fastifyRow, rps))
       ratio('invoke-fsync/raw', figure(fsyncRow, rps), figure(rawRow, rps))
+      ratio('invoke-pg/invoke', figure(pgRow, rps), figure(daemonRow, rps))
       ratio('cpu fastify/invoke', figure(fastifyRow, cpu), figure(daemonRow, cpu))
       ratio('p99 invoke/fastify', figure(daemonRow, p99), figure(fastifyRow, p99))
       console.log(
