@@ -93,8 +93,10 @@ export class Store {
     checkKey('area', spec.area)
     checkKey('collection name', spec.name)
     const name = `${spec.area}/${spec.name}`
-    const existing = this.#collections.get(name)
-    if (existing) return existing as Collection<T>
+    const existing = this.#collections.get(name) as StoredCollection<T> | undefined
+    // Asked for again by name only (a test, a reader): the declaration made with indexes or a
+    // former location stays. Asked for with them after a bare first use: they apply from now on.
+    if (existing && ((!spec.indexes && !spec.formerly) || existing.spec === spec)) return existing
     this.#backend.declare(spec as CollectionSpec<unknown>, name)
     const collection = new StoredCollection<T>(name, spec, this)
     this.#collections.set(name, collection as Collection<unknown>)
@@ -164,13 +166,13 @@ function pageOf<T>(records: StoredRecord[], limit: number): Page<Entry<T>> {
 
 class StoredCollection<T> implements Collection<T> {
   readonly name: string
-  readonly #spec: CollectionSpec<T>
+  readonly spec: CollectionSpec<T>
   readonly #store: Store
   readonly #backend: Backend
 
   constructor(name: string, spec: CollectionSpec<T>, store: Store) {
     this.name = name
-    this.#spec = spec
+    this.spec = spec
     this.#store = store
     this.#backend = store.backend()
   }
@@ -208,7 +210,7 @@ class StoredCollection<T> implements Collection<T> {
     value: string,
     options: Omit<ListOptions, 'prefix'> = {},
   ): Promise<Page<Entry<T>>> {
-    if (!this.#spec.indexes?.some((i) => i.name === index))
+    if (!this.spec.indexes?.some((i) => i.name === index))
       throw new Error(`${this.name} declares no index ${JSON.stringify(index)}`)
     checkKey('index value', value)
     const limit = pageSize(options.limit)
@@ -218,7 +220,7 @@ class StoredCollection<T> implements Collection<T> {
 
   putOp(key: string, value: T, options?: PutOptions): Write {
     checkKey('key', key)
-    for (const index of this.#spec.indexes ?? []) {
+    for (const index of this.spec.indexes ?? []) {
       const indexed = index.of(value)
       if (indexed !== undefined) checkKey(`${index.name} value`, indexed)
     }

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { open } from 'lmdb'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Store } from '../store.ts'
 import type { LmdbBackend } from './backend.ts'
+import { writePreportStateDir } from './preport.ts'
 
 // What only the LMDB backend promises: its on-disk layout (batches as one value, older state
 // directories), its trace/task index segments, and its fsync flush. The rest is store.test.ts.
@@ -49,17 +49,17 @@ describe('LMDB backend', () => {
 
   it('opens a state directory written before the storage port, and goes on from it', async () => {
     const dir = tempDir()
-    // The layout the pre-port release wrote: `journal` (first id of a batch -> JSON lines, and
-    // older single-record values), collections as `c:<name>` sub-databases of raw msgpack values.
-    const env = open({ path: join(dir, 'arw.lmdb'), maxDbs: 64 })
-    const journal = env.openDB<string, number>({ name: 'journal', encoding: 'string' })
-    const line = (id: number) => JSON.stringify({ id, time: '2026-11-30T10:00:00.000Z', ...draft(id) })
-    await journal.put(1, line(1))
-    await journal.put(2, [2, 3, 4].map(line).join('\n'))
-    const answers = env.openDB({ name: 'c:idempotency', encoding: 'msgpack' })
-    await answers.put('principal\0key-1', { fingerprint: 'f', status: 200, body: { ok: true }, created: 1 })
-    await env.openDB({ name: 'c:mcp', encoding: 'msgpack' }).put('session-key', 'c2VjcmV0')
-    await env.close()
+    const line = (id: number) => ({ id, time: '2026-11-30T10:00:00.000Z', ...draft(id) })
+    await writePreportStateDir(dir, {
+      // An older single-record value, then a batch of three.
+      journal: [[line(1)], [2, 3, 4].map(line)],
+      collections: {
+        idempotency: {
+          'principal\0key-1': { fingerprint: 'f', status: 200, body: { ok: true }, created: 1 },
+        },
+        mcp: { 'session-key': 'c2VjcmV0' },
+      },
+    })
 
     let store = await Store.open({ location: dir })
     expect(store.journal.head).toBe(4)

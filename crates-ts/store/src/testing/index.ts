@@ -1,1 +1,2 @@
+export { type PreportState, writePreportStateDir } from '../lmdb/preport.ts'
 export { type PostgresServer, type PostgresServerOptions, startPostgres } from './postgres.ts'
