@@ -40,8 +40,8 @@ afterAll(async () => {
 })
 
 /** The record of the one call made since `head`. */
-function recordSince(head: number): EventEnvelope {
-  const records = d.app.arw.journal.read(head, 100).filter((e) => e.kind === 'tool.ran')
+async function recordSince(head: number): Promise<EventEnvelope> {
+  const records = (await d.app.arw.journal.read(head, 100)).filter((e) => e.kind === 'tool.ran')
   expect(records).toHaveLength(1)
   return records[0]!
 }
@@ -67,7 +67,7 @@ async function recordsOfEachSurface(
     payload: { name },
   })
   expect(bound.statusCode).toBe(status)
-  const binding = recordSince(head)
+  const binding = await recordSince(head)
   head = d.app.arw.journal.head
   const invoked = await d.app.inject({
     method: 'POST',
@@ -76,10 +76,10 @@ async function recordsOfEachSurface(
     payload: { input: { id, name } },
   })
   expect(invoked.statusCode).toBe(status)
-  const invoke = recordSince(head)
+  const invoke = await recordSince(head)
   head = d.app.arw.journal.head
   await mcp.callTool('test.parity.rename', { id, name })
-  return { binding, invoke, mcp: recordSince(head) }
+  return { binding, invoke, mcp: await recordSince(head) }
 }
 
 describe('a tool reached by its REST binding, by :invoke and by MCP', () => {

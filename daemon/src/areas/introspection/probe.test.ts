@@ -48,7 +48,7 @@ describe('introspect.probe, served at GET /admin/probe', () => {
     const badTrace = await d.app.inject({ url: '/admin/probe?trace_id=nope', headers: d.admin })
     expect(badTrace.json()).toMatchObject({ errors: [{ pointer: '/query/trace_id', keyword: 'pattern' }] })
     // Refused before the handler ran: the records are of the refusals only, without output.
-    const records = d.app.arw.journal.read(before, 10).filter((e) => e.kind === 'tool.ran')
+    const records = (await d.app.arw.journal.read(before, 10)).filter((e) => e.kind === 'tool.ran')
     expect(records.map((e) => (e.payload as { outcome: string }).outcome)).toEqual(['error', 'error'])
   })
 })

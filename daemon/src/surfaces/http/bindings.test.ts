@@ -237,7 +237,7 @@ describe('REST bindings', () => {
       headers: { ...d.admin, traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     })
     expect(res.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-(?!00f067aa0ba902b7)[0-9a-f]{16}-01$`))
-    const [record] = d.app.arw.journal.byTrace(traceId)
+    const [record] = await d.app.arw.journal.byTrace(traceId)
     expect(record).toMatchObject({
       kind: 'tool.ran',
       payload: { tool: 'test.conn.get@1.0.0', outcome: 'ok', surface: 'http', input: { id: 7, limit: 10 } },
