@@ -15,4 +15,4 @@ export {
   type Transaction,
   type Write,
 } from './port.ts'
-export { Store, type StoreOptions } from './store.ts'
+export { backupStateDir, LMDB_FILE, Store, type StoreOptions } from './store.ts'

@@ -151,6 +151,18 @@ export class Store {
   }
 }
 
+/**
+ * Copies an embedded (LMDB) state directory's store into an empty directory, consistent and
+ * compacted, beside a running daemon. Resolves with the copy's file. (PostgreSQL has its own tools.)
+ */
+export async function backupStateDir(dir: string, targetDir: string): Promise<string> {
+  const { backupLmdb } = await import('./lmdb/backup.ts')
+  return backupLmdb(dir, targetDir)
+}
+
+/** The embedded store's file inside a state directory. */
+export { LMDB_FILE } from './lmdb/file.ts'
+
 function entryOf<T>(record: StoredRecord): Entry<T> {
   return record.expiresAt === undefined
     ? { key: record.key, value: record.value as T, version: record.version }

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { open } from 'lmdb'
+import { backupStateDir, LMDB_FILE } from '@arw/store'
 import { loadConfig } from '../config.ts'
 import { ensureStateDir } from '../state/dir.ts'
 import { type CliIO, EXIT, parse, UsageError } from './io.ts'
@@ -14,9 +14,6 @@ daemon and start it with ARW_STATE_DIR=<dir> (or copy <dir>/arw.lmdb over the st
 Exit status: 0 done; 4 no store to copy, or <dir> is not empty.
 `
 
-/** The store's file inside a state directory (see Store.open in @arw/journal). */
-const STORE_FILE = 'arw.lmdb'
-
 export const BACKUP_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const
 
 export async function backupCommand(args: readonly string[], io: CliIO): Promise<number> {
@@ -27,7 +24,13 @@ export async function backupCommand(args: readonly string[], io: CliIO): Promise
   }
   if (positionals.length !== 1) throw new UsageError('backup takes one directory')
   const config = loadConfig(io.env)
-  const source = join(config.stateDir, STORE_FILE)
+  if (config.store !== undefined) {
+    io.err(
+      'arw: cannot back up: ARW_STORE keeps the state in PostgreSQL; back that database up with pg_dump\n',
+    )
+    return EXIT.config
+  }
+  const source = join(config.stateDir, LMDB_FILE)
   const target = resolve(positionals[0]!)
   if (!existsSync(source)) {
     io.err(`arw: cannot back up: no store in ${config.stateDir} (is ARW_STATE_DIR right?)\n`)
@@ -47,15 +50,9 @@ export async function backupCommand(args: readonly string[], io: CliIO): Promise
     io.err(`arw: cannot back up: ${target} is not empty\n`)
     return EXIT.config
   }
-  // A reader beside the daemon: LMDB lets any number of processes read while one writes, and the
-  // copy runs in one read transaction, so it is the store as of one commit.
-  const root = open({ path: source, readOnly: true })
-  try {
-    await root.backup(join(target, STORE_FILE), true)
-  } finally {
-    await root.close()
-  }
-  const bytes = statSync(join(target, STORE_FILE)).size
+  // A reader beside the daemon: the copy runs in one read transaction, so it is the store as of one commit.
+  const copy = await backupStateDir(config.stateDir, target)
+  const bytes = statSync(copy).size
   io.err(
     `arw: backed up ${config.stateDir} to ${target} (${bytes} bytes, compacted); restore with ARW_STATE_DIR=${target}\n`,
   )

@@ -106,7 +106,7 @@ describe('ARW_RECORD_VALUE_LIMIT', () => {
         payload: { input: { text } },
       })
       expect(res.statusCode).toBe(200)
-      const ran = d.app.arw.journal.read(0, 100).find((e) => e.kind === 'tool.ran')!
+      const ran = (await d.app.arw.journal.read(0, 100)).find((e) => e.kind === 'tool.ran')!
       const json = JSON.stringify({ text })
       const summary = {
         omitted: true,

@@ -4,6 +4,7 @@ import { ERRORS, type EventEnvelope, ProblemError } from '@arw/protocol'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type { Backend, CommitBatch, Line, ReadCheck, StoredRecord, Unit } from '../backend.ts'
 import type { CollectionSpec, Durability, Write } from '../port.ts'
+import { LMDB_FILE } from './file.ts'
 import { SegmentIndex, type SegmentStore, taskKey, traceKey } from './segment-index.ts'
 
 /** In `commit` mode, how often the OS is asked to write committed pages to disk. */
@@ -33,7 +34,7 @@ const SEP = '\0'
 export function openLmdb(options: LmdbOptions): LmdbBackend {
   mkdirSync(options.dir, { recursive: true })
   const root = open({
-    path: join(options.dir, 'arw.lmdb'),
+    path: join(options.dir, LMDB_FILE),
     maxDbs: 64,
     ...(options.durability === 'fsync'
       ? // Flushes run after each commit, off the writer lock; acknowledgement waits for them

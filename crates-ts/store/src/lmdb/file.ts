@@ -1,0 +1,2 @@
+/** The LMDB environment's file inside a state directory. */
+export const LMDB_FILE = 'arw.lmdb'
