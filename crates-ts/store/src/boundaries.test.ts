@@ -8,7 +8,8 @@ const SCANNED = ['crates-ts', 'daemon', 'docgen', 'doc-tests', 'bench', 'tests']
 /** Every TypeScript and JavaScript source of the repository (node_modules and generated files aside). */
 function sources(dir: string, out: string[] = []): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name === 'assets' || entry.name.startsWith('.')) continue
+    // node_modules, generated bundles (debug UI assets, the packaged build in dist/) and dot folders.
+    if (['node_modules', 'assets', 'dist'].includes(entry.name) || entry.name.startsWith('.')) continue
     const path = join(dir, entry.name)
     if (entry.isDirectory()) sources(path, out)
     else if (/\.(m|c)?[jt]sx?$/.test(entry.name)) out.push(path)
