@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Child, startChild, waitExit } from './support/child.ts'
 
@@ -5,7 +8,15 @@ const TOKEN = 'stall-test-token-0123456789abcdef'
 const headers = { 'x-arw-admin': TOKEN, 'content-type': 'application/json' }
 let child: Child | undefined
 
-afterAll(() => child?.proc.kill('SIGKILL'))
+// Its own state directory: never the user's ~/.arw (whose lock another daemon may hold).
+const stateDir = mkdtempSync(join(tmpdir(), 'arw-stall-'))
+afterAll(async () => {
+  if (child) {
+    child.proc.kill('SIGKILL')
+    await waitExit(child.proc)
+  }
+  rmSync(stateDir, { recursive: true, force: true })
+})
 
 // Ordinary prose with some non-ASCII, repeated to a length.
 const PROSE =
@@ -48,7 +59,11 @@ async function poll(url: string, until: () => boolean, samples: number[]): Promi
 
 describe('one valid call never stalls the daemon', () => {
   it('answers /healthz within a small multiple of its unloaded latency while every tool gets its largest input', async () => {
-    child = await startChild({ ARW_ADMIN_TOKEN: TOKEN, ARW_BODY_LIMIT: String(8 * 1024 * 1024) })
+    child = await startChild({
+      ARW_ADMIN_TOKEN: TOKEN,
+      ARW_STATE_DIR: stateDir,
+      ARW_BODY_LIMIT: String(8 * 1024 * 1024),
+    })
     const { url } = child
     const tools = (await (await fetch(`${url}/admin/introspect/tools`, { headers })).json()) as Array<{
       name: string

@@ -91,6 +91,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   } catch (error) {
     await journal.close()
     await store.close()
+    lock.release()
     throw error
   }
   const metrics = new Metrics(journal)
@@ -130,7 +131,12 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   }
   const plugged = runtimes.map((r) => r.runtime)
   const approvals = [...plugged.map((r) => r.approvals), options.approvals].filter((a) => a !== undefined)
-  if (approvals.length > 1) throw new Error('more than one approval gate is configured')
+  if (approvals.length > 1) {
+    await closeRuntimes(runtimes, logger)
+    await store.close()
+    lock.release()
+    throw new Error('more than one approval gate is configured')
+  }
   const pipeline = new Pipeline({
     registry,
     journal,
