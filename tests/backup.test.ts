@@ -1,13 +1,11 @@
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../daemon/src/cli/io.ts'
-import { type Child, startChild, waitExit } from './support/child.ts'
+import { type Child, runArw, startChild, waitExit } from './support/child.ts'
 import { SseReader } from './support/sse.ts'
 
-const BIN = join(import.meta.dirname, '..', 'daemon/bin/arw.js')
 const TOKEN = 'backup-test-token-0123456789abcdef'
 const admin = { 'x-arw-admin': TOKEN }
 const dirs: string[] = []
@@ -22,20 +20,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'arw-backup-'))
   dirs.push(dir)
   return dir
-}
-
-function arw(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    c.stderr.on('data', (d) => {
-      stderr += d
-    })
-    c.on('exit', (code) => resolve({ code, stderr }))
-  })
 }
 
 async function invoke(url: string, text: string): Promise<string> {
@@ -65,7 +49,7 @@ describe('arw backup', () => {
     for (let i = 0; i < 20; i++) acked.push(await invoke(daemon.url, `before ${i}`))
 
     const target = join(tempDir(), 'snapshot')
-    const backup = await arw(['backup', target], { ARW_STATE_DIR: state })
+    const backup = await runArw(['backup', target], { ARW_STATE_DIR: state })
     expect(backup.stderr).toContain(`backed up ${state} to ${target}`)
     expect(backup.code).toBe(EXIT.ok)
     // The daemon kept running beside the copy.
@@ -73,7 +57,7 @@ describe('arw backup', () => {
     const original = await journal(daemon.url)
 
     // A second backup into a non-empty directory is refused.
-    expect((await arw(['backup', target], { ARW_STATE_DIR: state })).code).toBe(EXIT.config)
+    expect((await runArw(['backup', target], { ARW_STATE_DIR: state })).code).toBe(EXIT.config)
 
     // Restore: a daemon on the snapshot has every call acknowledged before the backup, no hole.
     const restored = await startChild({ ARW_STATE_DIR: target, ARW_ADMIN_TOKEN: TOKEN })

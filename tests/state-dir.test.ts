@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../daemon/src/cli/io.ts'
 import { CLIENT_KINDS, connect } from './mcp/support/clients.ts'
-import { type Child, startChild, waitExit } from './support/child.ts'
+import { type Child, runArw, startChild, waitExit } from './support/child.ts'
 import { SseReader } from './support/sse.ts'
 
 const BIN = join(import.meta.dirname, '..', 'daemon/bin/arw.js')
@@ -25,24 +25,6 @@ function stateDir(): string {
   return dir
 }
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ARW_HOST: '127.0.0.1', ARW_PORT: '0', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    let stderr = ''
-    c.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => c.kill('SIGKILL'), 20_000)
-    c.on('exit', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stderr })
-    })
-  })
-}
-
 async function invoke(url: string, text: string): Promise<string | undefined> {
   const res = await fetch(`${url}/tools/demo.echo:invoke`, {
     method: 'POST',
@@ -58,7 +40,7 @@ describe('one writer per state directory', () => {
     const env = { ARW_STATE_DIR: dir, ARW_ADMIN_TOKEN: TOKEN }
     const first = await startChild(env)
     children.push(first)
-    const second = await run(['start'], env)
+    const second = await runArw(['start'], env)
     expect(second.code).toBe(EXIT.config)
     expect(second.stderr).toContain(`is in use by the daemon listening on ${first.url}`)
     expect(second.stderr).toContain('Exactly one process writes a state directory')
@@ -185,7 +167,7 @@ describe('one writer per state directory', () => {
         `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } })}\n`,
       )
       await answered
-      const second = await run(['mcp'], { ARW_STATE_DIR: dir })
+      const second = await runArw(['mcp'], { ARW_STATE_DIR: dir })
       expect(second.code).toBe(EXIT.config)
       expect(second.stderr).toContain('is in use by an in-process `arw mcp`')
       expect(second.stderr).toContain('run the daemon on it (arw start)')

@@ -2,6 +2,33 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url))
+const BIN = fileURLToPath(new URL('../../daemon/bin/arw.js', import.meta.url))
+
+/**
+ * Runs `arw <args>` (the bin shim, as users do) on loopback with a free port, to its end; killed
+ * after 20 s so a command that hangs fails its test instead of the run. Answers its exit code and
+ * what it wrote to stderr.
+ */
+export function runArw(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ARW_HOST: '127.0.0.1', ARW_PORT: '0', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let stderr = ''
+    c.stderr!.on('data', (d) => {
+      stderr += d
+    })
+    const timer = setTimeout(() => c.kill('SIGKILL'), 20_000)
+    c.on('exit', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stderr })
+    })
+  })
+}
 
 export interface Child {
   proc: ChildProcess
