@@ -182,16 +182,20 @@ export class Pipeline {
       const duration_ms = roundMs(performance.now() - started)
       const result: InvokeResult = { output, tool: tool.id, trace_id: request.trace.traceId, duration_ms }
       const usage = ctx.reportedUsage
-      const writes = await this.#settled({
-        request,
-        tool,
-        outcome: 'ok',
-        code: undefined,
-        decision,
-        executed,
-        usage: usage ?? {},
-        duration_ms,
-      })
+      // No settle stage (the common case): no promise, no extra turn of the microtask queue.
+      const writes =
+        this.#settle.length === 0
+          ? undefined
+          : await this.#settled({
+              request,
+              tool,
+              outcome: 'ok',
+              code: undefined,
+              decision,
+              executed,
+              usage: usage ?? {},
+              duration_ms,
+            })
       try {
         await this.#record(
           request,
@@ -434,16 +438,18 @@ export class Pipeline {
     const writes =
       error instanceof JournalFailure
         ? undefined
-        : await this.#settled({
-            request,
-            tool,
-            outcome,
-            code: problem.code,
-            decision,
-            executed,
-            usage: usage ?? {},
-            duration_ms,
-          })
+        : this.#settle.length === 0
+          ? undefined
+          : await this.#settled({
+              request,
+              tool,
+              outcome,
+              code: problem.code,
+              decision,
+              executed,
+              usage: usage ?? {},
+              duration_ms,
+            })
     // Only answers the handler produced are replayed; refusals before it ran and server faults
     // (timeouts, internal errors) leave the key free for a retry.
     const answer = idem && executed && problem.status < 500 && !cancelled ? idem : undefined
