@@ -1,26 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../daemon/src/cli/io.ts'
-import { type Child, runArw, startChild, waitExit } from './support/child.ts'
+import { runArw, Scratch, startChild, waitExit } from './support/child.ts'
 import { SseReader } from './support/sse.ts'
 
 const TOKEN = 'backup-test-token-0123456789abcdef'
 const admin = { 'x-arw-admin': TOKEN }
-const dirs: string[] = []
-const children: Child[] = []
-
-afterAll(() => {
-  for (const c of children) c.proc.kill('SIGKILL')
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
-})
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'arw-backup-'))
-  dirs.push(dir)
-  return dir
-}
+const scratch = new Scratch('arw-backup-')
+afterAll(() => scratch.clean())
 
 async function invoke(url: string, text: string): Promise<string> {
   const res = await fetch(`${url}/tools/demo.echo:invoke`, {
@@ -42,13 +29,13 @@ async function journal(url: string): Promise<Array<{ id: number; data: any }>> {
 
 describe('arw backup', () => {
   it('copies a running daemon’s store into a directory a daemon restores from, with every acknowledged call', async () => {
-    const state = tempDir()
+    const state = scratch.dir()
     const daemon = await startChild({ ARW_STATE_DIR: state, ARW_ADMIN_TOKEN: TOKEN })
-    children.push(daemon)
+    scratch.keep(daemon)
     const acked: string[] = []
     for (let i = 0; i < 20; i++) acked.push(await invoke(daemon.url, `before ${i}`))
 
-    const target = join(tempDir(), 'snapshot')
+    const target = join(scratch.dir(), 'snapshot')
     const backup = await runArw(['backup', target], { ARW_STATE_DIR: state })
     expect(backup.stderr).toContain(`backed up ${state} to ${target}`)
     expect(backup.code).toBe(EXIT.ok)
@@ -61,7 +48,7 @@ describe('arw backup', () => {
 
     // Restore: a daemon on the snapshot has every call acknowledged before the backup, no hole.
     const restored = await startChild({ ARW_STATE_DIR: target, ARW_ADMIN_TOKEN: TOKEN })
-    children.push(restored)
+    scratch.keep(restored)
     const events = await journal(restored.url)
     expect(events.map((e) => e.id)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1))
     const traces = new Set(events.map((e) => e.data.trace_id))

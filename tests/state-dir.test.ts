@@ -1,29 +1,16 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../daemon/src/cli/io.ts'
 import { CLIENT_KINDS, connect } from './mcp/support/clients.ts'
-import { type Child, runArw, startChild, waitExit } from './support/child.ts'
+import { runArw, Scratch, startChild, waitExit } from './support/child.ts'
 import { SseReader } from './support/sse.ts'
 
 const BIN = join(import.meta.dirname, '..', 'daemon/bin/arw.js')
 const TOKEN = 'state-dir-test-token-0123456789'
 const admin = { 'x-arw-admin': TOKEN }
-const dirs: string[] = []
-const children: Child[] = []
-
-afterAll(() => {
-  for (const c of children) c.proc.kill('SIGKILL')
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
-})
-
-function stateDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'arw-state-'))
-  dirs.push(dir)
-  return dir
-}
+const scratch = new Scratch('arw-state-')
+afterAll(() => scratch.clean())
 
 async function invoke(url: string, text: string): Promise<string | undefined> {
   const res = await fetch(`${url}/tools/demo.echo:invoke`, {
@@ -36,10 +23,10 @@ async function invoke(url: string, text: string): Promise<string | undefined> {
 
 describe('one writer per state directory', () => {
   it('refuses a second arw start on a state directory in use (exit 4), and a killed owner leaves no stale lock', async () => {
-    const dir = stateDir()
+    const dir = scratch.dir()
     const env = { ARW_STATE_DIR: dir, ARW_ADMIN_TOKEN: TOKEN }
     const first = await startChild(env)
-    children.push(first)
+    scratch.keep(first)
     const second = await runArw(['start'], env)
     expect(second.code).toBe(EXIT.config)
     expect(second.stderr).toContain(`is in use by the daemon listening on ${first.url}`)
@@ -50,17 +37,17 @@ describe('one writer per state directory', () => {
     first.proc.kill('SIGKILL')
     await waitExit(first.proc)
     const third = await startChild(env)
-    children.push(third)
+    scratch.keep(third)
     expect(await invoke(third.url, 'after a kill')).toBeDefined()
     third.proc.kill('SIGTERM')
     await waitExit(third.proc)
   }, 90_000)
 
   it('forwards a stdio arw mcp beside a daemon to it: no acknowledged call is lost, and the live SSE shows every record', async () => {
-    const dir = stateDir()
+    const dir = scratch.dir()
     const env = { ARW_STATE_DIR: dir, ARW_ADMIN_TOKEN: TOKEN }
     const daemon = await startChild(env)
-    children.push(daemon)
+    scratch.keep(daemon)
     const head = ((await (await fetch(`${daemon.url}/healthz`)).json()) as { journal_head: number })
       .journal_head
     const live = await SseReader.open(`${daemon.url}/admin/events?after=${head}`, admin)
@@ -109,7 +96,7 @@ describe('one writer per state directory', () => {
     daemon.proc.kill('SIGTERM')
     await waitExit(daemon.proc)
     const again = await startChild(env)
-    children.push(again)
+    scratch.keep(again)
     const newHead = ((await (await fetch(`${again.url}/healthz`)).json()) as { journal_head: number })
       .journal_head
     const replay = await SseReader.open(`${again.url}/admin/events?after=0`, admin)
@@ -123,9 +110,9 @@ describe('one writer per state directory', () => {
   }, 90_000)
 
   it('forwards every protocol generation (2025 sessions and 2026-07-28 envelopes) to the daemon', async () => {
-    const dir = stateDir()
+    const dir = scratch.dir()
     const daemon = await startChild({ ARW_STATE_DIR: dir, ARW_ADMIN_TOKEN: TOKEN })
-    children.push(daemon)
+    scratch.keep(daemon)
     const live = await SseReader.open(`${daemon.url}/admin/events?after=0`, admin)
     const childEnv: Record<string, string> = {}
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) childEnv[k] = v
@@ -155,7 +142,7 @@ describe('one writer per state directory', () => {
   }, 120_000)
 
   it('lets one in-process arw mcp hold a state directory: a second one exits 4 saying to run the daemon', async () => {
-    const dir = stateDir()
+    const dir = scratch.dir()
     const first = spawn(process.execPath, [BIN, 'mcp'], {
       env: { ...process.env, ARW_STATE_DIR: dir, ARW_LOG_LEVEL: 'warn' },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,4 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const CHILD = fileURLToPath(new URL('./daemon-child.ts', import.meta.url))
@@ -70,4 +73,34 @@ export async function startChild(env: Record<string, string>, timeoutMs = 20_000
 export function waitExit(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
   return new Promise((resolve) => proc.once('exit', () => resolve()))
+}
+
+/**
+ * What a test file leaves behind: temporary directories and daemon children, removed and killed
+ * by `clean()` (call it from afterAll).
+ */
+export class Scratch {
+  readonly #prefix: string
+  readonly #dirs: string[] = []
+  readonly #children: Child[] = []
+
+  constructor(prefix: string) {
+    this.#prefix = prefix
+  }
+
+  dir(): string {
+    const dir = mkdtempSync(join(tmpdir(), this.#prefix))
+    this.#dirs.push(dir)
+    return dir
+  }
+
+  keep(child: Child): Child {
+    this.#children.push(child)
+    return child
+  }
+
+  clean(): void {
+    for (const c of this.#children) c.proc.kill('SIGKILL')
+    for (const d of this.#dirs) rmSync(d, { recursive: true, force: true })
+  }
 }

@@ -42,8 +42,7 @@ export interface PipelineOptions {
   recordValueLimit?: number
 }
 
-/** The record schema version of `tool.ran` (events.ts declares it). */
-
+/** Without a configured wait, a call that needs an approval is suspended at once. */
 const DEFAULT_APPROVAL_WAIT_MS = 0
 
 /**
