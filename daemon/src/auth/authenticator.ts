@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Principal } from '@arw/protocol'
 
@@ -32,4 +33,21 @@ export function presentedToken(headers: IncomingHttpHeaders): string | undefined
     if (match) return match[1]
   }
   return undefined
+}
+
+const digests = new WeakMap<AuthRequest, Buffer | null>()
+
+/**
+ * The SHA-256 of the token a request presents, hashed once however many authenticators of the
+ * chain compare it (each compares digests in constant time, so none needs the token itself).
+ */
+export function presentedDigest(request: AuthRequest): Buffer | undefined {
+  let digest = digests.get(request)
+  if (digest === undefined) {
+    const token = presentedToken(request.headers)
+    // The one-shot hash is about twice as fast as createHash() on every admin request.
+    digest = token === undefined ? null : hash('sha256', token, 'buffer')
+    digests.set(request, digest)
+  }
+  return digest ?? undefined
 }

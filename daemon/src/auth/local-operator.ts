@@ -1,6 +1,6 @@
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { Principal } from '@arw/protocol'
-import { type Authenticator, presentedToken } from './authenticator.ts'
+import { type Authenticator, presentedDigest } from './authenticator.ts'
 
 /** Who a request presenting the state directory's local token is: the local operator. */
 export const LOCAL_OPERATOR: Principal = Object.freeze({ kind: 'operator', id: 'local', permissions: ['*'] })
@@ -17,10 +17,9 @@ export function localOperatorAuthenticator(token: string): Authenticator {
   return {
     name: 'local-operator',
     implicit: true,
-    authenticate: ({ headers }) => {
-      const presented = presentedToken(headers)
-      if (presented === undefined) return undefined
-      return timingSafeEqual(hash('sha256', presented, 'buffer'), expected) ? LOCAL_OPERATOR : undefined
+    authenticate: (request) => {
+      const digest = presentedDigest(request)
+      return digest !== undefined && timingSafeEqual(digest, expected) ? LOCAL_OPERATOR : undefined
     },
   }
 }

@@ -115,14 +115,10 @@ export class Pipeline {
           reason: `${tool.id} needs the permission ${tool.permission}`,
         })
       }
-      const resolved = tool
-      // Hashing the request costs microseconds: only keyed calls and approvals need it.
-      const fingerprint = () =>
-        Idempotency.fingerprint([resolved.id, request.input, request.taskId, request.step])
       if (request.idempotencyKey !== undefined) {
         Idempotency.validateKey(request.idempotencyKey)
         const scope = this.#idempotency.scope(request.principal, request.idempotencyKey)
-        const print = fingerprint()
+        const print = fingerprintOf(tool, request)
         const stored = await this.#idempotency.lookup(scope, print, request.idempotencyKey)
         if (stored) return this.#replay(stored, tool)
         idem = { scope, fingerprint: print, end: this.#idempotency.begin(scope, print) }
@@ -154,7 +150,7 @@ export class Pipeline {
         const approved = await this.#approve(
           policyRequest,
           decision,
-          idem?.fingerprint ?? fingerprint(),
+          idem?.fingerprint ?? fingerprintOf(tool, request),
           request,
         )
         input = approved.input
@@ -482,6 +478,11 @@ class JournalFailure extends Error {
     super('the journal could not record the call', { cause })
     this.name = 'JournalFailure'
   }
+}
+
+/** What makes two calls the same call (idempotency, approvals); hashing costs microseconds, so only they compute it. */
+function fingerprintOf(tool: RegisteredTool, request: InvokeRequest): string {
+  return Idempotency.fingerprint([tool.id, request.input, request.taskId, request.step])
 }
 
 function toolKey(tool: RegisteredTool): string {

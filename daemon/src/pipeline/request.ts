@@ -15,12 +15,12 @@ export interface InvokeRequest {
    * the occurrence (the request path on HTTP, `mcp:tools/call/<name>` on MCP). Defaults to
    * `<surface>:<ref>`.
    */
-  instance?: string
-  taskId?: string
-  step?: string
-  idempotencyKey?: string
+  instance?: string | undefined
+  taskId?: string | undefined
+  step?: string | undefined
+  idempotencyKey?: string | undefined
   /** Resumes a call suspended by the approval gate (`approval_required` gave this id). */
-  approvalId?: string
+  approvalId?: string | undefined
   /** Aborts the call (caller went away, MCP cancellation). */
   signal?: AbortSignal
   /**

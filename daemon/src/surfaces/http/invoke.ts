@@ -153,11 +153,11 @@ export const invokeRoute = defineRoute<Services>({
     const httpCall: HttpCall = {
       ref: call.slice(0, -SUFFIX.length),
       input: body.input === undefined ? {} : body.input,
-      ...(body.approval_id !== undefined ? { approvalId: body.approval_id } : {}),
-      ...(body.task_id !== undefined ? { taskId: body.task_id } : {}),
-      ...(body.step !== undefined ? { step: body.step } : {}),
+      approvalId: body.approval_id,
+      taskId: body.task_id,
+      step: body.step,
     }
-    return invokeOverHttp(services, request, reply, httpCall, (outcome) => outcome.result)
+    return invokeOverHttp(services, request, reply, httpCall, resultOf)
   },
 })
 
@@ -165,11 +165,21 @@ export const invokeRoute = defineRoute<Services>({
 export interface HttpCall {
   ref: string
   input: unknown
-  approvalId?: string
-  taskId?: string
-  step?: string
+  approvalId?: string | undefined
+  taskId?: string | undefined
+  step?: string | undefined
   /** Where an input field was in the request, from its `/input/...` pointer (a REST binding's path, query or body). */
   locate?: (pointer: string) => string
+}
+
+function resultOf(outcome: InvokeOutcome): unknown {
+  return outcome.result
+}
+
+/** The request's path without its query string. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
 }
 
 /** Field pointers of the pipeline's problem moved to where the request carried each field. */
@@ -200,11 +210,12 @@ export async function invokeOverHttp(
       principal: request.principal!,
       trace: request.trace,
       surface: surface === 'cli' || surface === 'debug' ? surface : 'http',
-      instance: request.url.split('?')[0]!,
-      ...(call.approvalId !== undefined ? { approvalId: call.approvalId } : {}),
-      ...(call.taskId !== undefined ? { taskId: call.taskId } : {}),
-      ...(call.step !== undefined ? { step: call.step } : {}),
-      ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      instance: pathOf(request.url),
+      // One object shape for every call (absent fields undefined, not missing): cheaper than spreads.
+      approvalId: call.approvalId,
+      taskId: call.taskId,
+      step: call.step,
+      idempotencyKey: typeof key === 'string' ? key : undefined,
       // A caller that hangs up cancels its call, watched only if the handler looks at its signal.
       watchCancel: watchClose.bind(reply.raw),
     })
