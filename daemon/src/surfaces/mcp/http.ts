@@ -184,7 +184,8 @@ async function servePost(services: Services, request: FastifyRequest, reply: Fas
   const sessionId = header(request, 'mcp-session-id')
   if (sessionId === undefined)
     return rpcError(reply, 400, RPC.transport, 'Bad Request: Mcp-Session-Id header is required')
-  const session = await tokens.verify(sessionId, principal)
+  const verified = tokens.verify(sessionId, principal)
+  const session = verified instanceof Promise ? await verified : verified
   if (!session)
     return rpcError(reply, 404, RPC.sessionNotFound, 'Session not found: initialize a new session')
 

@@ -23,6 +23,12 @@ const FLAGS: ReadonlyArray<[string, string]> = [
 /** A session lives this long after `initialize`; then the client is told (404) to initialize again. */
 export const SESSION_MAX_AGE_S = 7 * 24 * 3600
 const CACHE_LIMIT = 10_000
+/**
+ * How long a verified id is trusted without asking the store whether it was revoked. DELETE on this
+ * process takes effect at once; one on another replica sharing the store, within this long. Asking
+ * on every call would cost a store read per MCP request.
+ */
+export const REVOCATION_RECHECK_MS = 1000
 const KEY_ID = 'session-key'
 
 /**
@@ -35,19 +41,22 @@ const KEY_ID = 'session-key'
 export class SessionTokens {
   readonly #key: Buffer
   readonly #revoked: Collection<number>
-  readonly #cache = new Map<string, SessionInfo>()
+  readonly #cache = new Map<string, { info: SessionInfo; checkedAt: number }>()
   readonly #now: () => number
+  readonly #clockMs: () => number
 
-  private constructor(key: Buffer, revoked: Collection<number>, now: () => number) {
+  private constructor(key: Buffer, revoked: Collection<number>, now: () => number, clockMs: () => number) {
     this.#key = key
     this.#revoked = revoked
     this.#now = now
+    this.#clockMs = clockMs
   }
 
   /** Loads the signing key from the store, creating it once (atomically) when missing. */
   static async open(
     store: Store,
     now: () => number = () => Math.floor(Date.now() / 1000),
+    clockMs: () => number = () => performance.now(),
   ): Promise<SessionTokens> {
     // Both collections are opened now, while the store is surely open: the daemon may be closed
     // before the first request awaits this.
@@ -70,7 +79,7 @@ export class SessionTokens {
         },
       )
     }
-    return new SessionTokens(Buffer.from(key, 'base64url'), revoked, now)
+    return new SessionTokens(Buffer.from(key, 'base64url'), revoked, now, clockMs)
   }
 
   issue(version: string, principal: Principal, clientCapabilities: unknown): string {
@@ -82,17 +91,32 @@ export class SessionTokens {
     return `${body}.${this.#mac(body, principal)}`
   }
 
-  /** The session an id stands for, or undefined when it is not (or no longer) valid for this principal. */
-  async verify(id: string, principal: Principal): Promise<SessionInfo | undefined> {
+  /**
+   * The session an id stands for, or undefined when it is not (or no longer) valid for this
+   * principal. Answers at once (no promise) for an id verified and checked against revocations in
+   * the last REVOCATION_RECHECK_MS, which is every call of a busy session.
+   */
+  verify(id: string, principal: Principal): SessionInfo | undefined | Promise<SessionInfo | undefined> {
     const cacheKey = `${principal.kind}:${principal.id}\n${id}`
     const cached = this.#cache.get(cacheKey)
-    if (cached) {
-      if (this.#now() - cached.issuedAt > SESSION_MAX_AGE_S || (await this.#revoked.get(id)) !== undefined) {
+    if (cached === undefined) return this.#verify(id, principal, cacheKey)
+    if (this.#now() - cached.info.issuedAt > SESSION_MAX_AGE_S) {
+      this.#cache.delete(cacheKey)
+      return undefined
+    }
+    const now = this.#clockMs()
+    if (now - cached.checkedAt < REVOCATION_RECHECK_MS) return cached.info
+    return this.#revoked.get(id).then((revoked) => {
+      if (revoked !== undefined) {
         this.#cache.delete(cacheKey)
         return undefined
       }
-      return cached
-    }
+      cached.checkedAt = now
+      return cached.info
+    })
+  }
+
+  async #verify(id: string, principal: Principal, cacheKey: string): Promise<SessionInfo | undefined> {
     if (id.length > 200) return undefined
     const dot = id.lastIndexOf('.')
     if (dot <= 0) return undefined
@@ -110,7 +134,7 @@ export class SessionTokens {
     for (const [flag, name] of FLAGS) if (flags.includes(flag)) clientCapabilities[name] = {}
     const info: SessionInfo = { id, version, issuedAt, clientCapabilities }
     if (this.#cache.size >= CACHE_LIMIT) this.#cache.delete(this.#cache.keys().next().value!)
-    this.#cache.set(cacheKey, info)
+    this.#cache.set(cacheKey, { info, checkedAt: this.#clockMs() })
     return info
   }
 
