@@ -9,6 +9,8 @@ export interface AuthRequest {
   client: string
   /** A direct connection from this machine: not forwarded by any proxy. */
   loopback: boolean
+  /** The presented token's SHA-256 once `presentedDigest` computed it (null: no token presented). */
+  digest?: Buffer | null | undefined
 }
 
 /**
@@ -35,19 +37,15 @@ export function presentedToken(headers: IncomingHttpHeaders): string | undefined
   return undefined
 }
 
-const digests = new WeakMap<AuthRequest, Buffer | null>()
-
 /**
  * The SHA-256 of the token a request presents, hashed once however many authenticators of the
  * chain compare it (each compares digests in constant time, so none needs the token itself).
  */
 export function presentedDigest(request: AuthRequest): Buffer | undefined {
-  let digest = digests.get(request)
-  if (digest === undefined) {
+  if (request.digest === undefined) {
     const token = presentedToken(request.headers)
     // The one-shot hash is about twice as fast as createHash() on every admin request.
-    digest = token === undefined ? null : hash('sha256', token, 'buffer')
-    digests.set(request, digest)
+    request.digest = token === undefined ? null : hash('sha256', token, 'buffer')
   }
-  return digest ?? undefined
+  return request.digest ?? undefined
 }

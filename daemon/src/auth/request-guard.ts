@@ -84,5 +84,6 @@ export function authRequestOf(request: FastifyRequest): AuthRequest {
     headers,
     client: request.ip ?? request.socket.remoteAddress ?? 'unknown',
     loopback: !forwarded && isLoopback(request.socket.remoteAddress),
+    digest: undefined,
   }
 }

@@ -39,6 +39,8 @@ function coerceScalar(schema: JsonSchema, value: string): unknown {
  * property typed as an array takes a repeated parameter (`?tag=a&tag=b`) or a single one.
  */
 export function coerceQuery(schema: JsonSchema, query: Record<string, unknown>): Record<string, unknown> {
+  // Most requests carry no query at all: nothing to convert, nothing to copy.
+  if (isEmpty(query)) return query
   const out: Record<string, unknown> = { ...query }
   for (const [name, prop] of Object.entries(schema.properties ?? {})) {
     const value = out[name]
@@ -49,6 +51,11 @@ export function coerceQuery(schema: JsonSchema, query: Record<string, unknown>):
     } else if (typeof value === 'string') out[name] = coerceScalar(prop, value)
   }
   return out
+}
+
+function isEmpty(object: Record<string, unknown>): boolean {
+  for (const _ in object) return false
+  return true
 }
 
 /** An object body whose schema requires nothing may be left out (as the OpenAPI emitter documents). */
