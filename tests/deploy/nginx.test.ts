@@ -96,7 +96,9 @@ function fetchFrom(localAddress = '127.0.0.1') {
 }
 
 beforeAll(async () => {
-  await run('bash', [join(HERE, 'ensure-nginx.sh')], { timeout: 660_000 }).catch((e: { stderr?: string }) => {
+  await run('bash', [join(HERE, '..', 'support', 'ensure-debian-package.sh'), '/usr/sbin/nginx', 'nginx'], {
+    timeout: 660_000,
+  }).catch((e: { stderr?: string }) => {
     throw new Error(`nginx is missing and could not be installed:\n${e.stderr ?? String(e)}`)
   })
   work = mkdtempSync(join(tmpdir(), 'arw-nginx-'))

@@ -1,5 +1,5 @@
 /**
- * Headless Chromium for the UI tests: Debian's `chromium` (installed by ensure-chromium.sh when
+ * Headless Chromium for the UI tests: Debian's `chromium` (installed by tests/support/ensure-debian-package.sh when
  * missing, so a fresh machine and CI get it from the project's own setup) driven by playwright-core.
  */
 import { execFile } from 'node:child_process'
@@ -38,23 +38,23 @@ export const ARTIFACTS = join(HERE, '..', '..', 'test-artifacts', 'ui')
 /** Longest the install may take (the script enforces it too); the hook that calls this allows more. */
 export const INSTALL_LIMIT_S = 600
 
-/** Runs ensure-chromium.sh (no stdin, noninteractive apt-get, bounded); rejects with its output. */
+/** Runs ensure-debian-package.sh for chromium (no stdin, noninteractive apt-get, bounded); rejects with its output. */
 export function ensureChromium(): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'bash',
-      [join(HERE, 'ensure-chromium.sh')],
+      [join(HERE, '..', 'support', 'ensure-debian-package.sh'), CHROMIUM, 'chromium', 'fonts-dejavu-core'],
       {
         timeout: (INSTALL_LIMIT_S + 30) * 1000,
         env: {
           ...process.env,
           DEBIAN_FRONTEND: 'noninteractive',
-          ARW_CHROMIUM_INSTALL_TIMEOUT_S: String(INSTALL_LIMIT_S),
+          ARW_INSTALL_TIMEOUT_S: String(INSTALL_LIMIT_S),
         },
         maxBuffer: 16 * 1024 * 1024,
       },
       (error, _stdout, stderr) => {
-        if (error) reject(new Error(`ensure-chromium.sh failed: ${error.message}\n${stderr.slice(-4000)}`))
+        if (error) reject(new Error(`installing chromium failed: ${error.message}\n${stderr.slice(-4000)}`))
         else resolve()
       },
     )
