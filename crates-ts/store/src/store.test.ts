@@ -33,13 +33,18 @@ const lmdb: BackendUnderTest = {
     return dir
   },
   async refuseCommits(store) {
-    // The environment refuses the write transaction, a moment later (as on MDB_MAP_FULL).
-    const raw = (store.backend() as LmdbBackend).database('journal', 'string')
-    const spy = vi
-      .spyOn(Object.getPrototypeOf(raw), 'batch')
-      .mockImplementation(
-        () => new Promise((_, reject) => setTimeout(() => reject(new Error('MDB_MAP_FULL')), 5)),
-      )
+    // The environment refuses the write transaction (as on MDB_MAP_FULL): in `commit` durability
+    // the commit is a synchronous transaction, in `fsync` an lmdb batch that fails a moment later.
+    const backend = store.backend() as LmdbBackend
+    const spy = backend.flushes
+      ? vi
+          .spyOn(Object.getPrototypeOf(backend.database('journal', 'string')), 'batch')
+          .mockImplementation(
+            () => new Promise((_, reject) => setTimeout(() => reject(new Error('MDB_MAP_FULL')), 5)),
+          )
+      : vi.spyOn(backend.root, 'transactionSync').mockImplementation(() => {
+          throw new Error('MDB_MAP_FULL')
+        })
     return async () => {
       spy.mockRestore()
     }

@@ -93,8 +93,23 @@ describe('LMDB backend', () => {
     await store.close()
   })
 
-  it('commits one batch at a time: calls arriving during a commit join the next batch', async () => {
+  it('commits the appends of one event turn in one transaction, on this thread (commit durability)', async () => {
     const store = await Store.open({ location: tempDir() })
+    const backend = backendOf(store)
+    const transaction = vi.spyOn(backend.root, 'transactionSync')
+    const records = await Promise.all(Array.from({ length: 20 }, (_, i) => store.journal.append(draft(i))))
+    expect(records.map((r) => r.id)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1))
+    expect(transaction).toHaveBeenCalledTimes(1)
+    await store.journal.append(draft(20))
+    expect(transaction).toHaveBeenCalledTimes(2)
+    transaction.mockRestore()
+    await store.close()
+  })
+
+  it('commits one batch at a time: calls arriving during a commit join the next batch (fsync)', async () => {
+    // In fsync durability a commit and its flush run on lmdb-js's writer thread, so calls go on
+    // arriving while one is in flight.
+    const store = await Store.open({ location: tempDir(), durability: 'fsync' })
     const lmdb = Object.getPrototypeOf(backendOf(store).database('journal', 'string'))
     const real = lmdb.batch
     // The first commit takes 30 ms (a slow disk).

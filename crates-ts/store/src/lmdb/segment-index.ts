@@ -38,6 +38,7 @@ export class SegmentIndex {
   #closing = new Map<number, Map<string, number[]>>()
   #writes = new Set<Promise<unknown>>()
   readonly #size: number
+  readonly #writeSync: boolean
 
   /**
    * @param records reads committed records of a sequence range, for rebuilding what is not stored.
@@ -47,9 +48,12 @@ export class SegmentIndex {
     head: number,
     records: (from: number, to: number) => Iterable<{ id: number; event: EventEnvelope }>,
     segmentSize = SEGMENT_SIZE,
+    /** Write a closed segment at once on this thread (`commit` durability: no flush to wait for). */
+    writeSync = false,
   ) {
     this.#db = db
     this.#size = segmentSize
+    this.#writeSync = writeSync
     this.#openSegment = this.#segmentOf(head + 1)
     // Closed segments a crash left unwritten (normally none, at most the last one or two).
     const missing: number[] = []
@@ -79,7 +83,22 @@ export class SegmentIndex {
     const postings = this.#open
     this.#openSegment = next
     this.#open = new Map()
+    if (this.#writeSync) {
+      try {
+        this.#db.postings.transactionSync(() => {
+          this.#db.postings.putSync(segmentKey(segment), serializePostings(postings))
+          this.#db.filters.putSync(
+            segmentKey(segment),
+            bloomOf(postings.keys(), this.#size * BITS_PER_RECORD),
+          )
+        })
+        return
+      } catch {
+        // Kept in memory below; the next open rebuilds the segment from the journal.
+      }
+    }
     this.#closing.set(segment, postings)
+    if (this.#writeSync) return
     const write = Promise.all([
       this.#db.postings.put(segmentKey(segment), serializePostings(postings)),
       this.#db.filters.put(segmentKey(segment), bloomOf(postings.keys(), this.#size * BITS_PER_RECORD)),
