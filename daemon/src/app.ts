@@ -75,7 +75,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   const lock = StateLock.acquire(config.stateDir)
   let store: Store
   try {
-    store = await Store.open({ location: config.store ?? config.stateDir, durability: config.durability })
+    store = await Store.open({
+      location: config.store ?? config.stateDir,
+      durability: config.durability,
+      ...(config.journalRetention ? { retention: config.journalRetention } : {}),
+    })
   } catch (error) {
     lock.release()
     throw error

@@ -79,3 +79,28 @@ describe('ARW_STORE', () => {
     expect(() => loadConfig({ ARW_STORE: bad })).not.toThrow(/hunter2/)
   })
 })
+
+describe('ARW_JOURNAL_RETENTION', () => {
+  it('is off by default, and off says so too', () => {
+    expect(loadConfig({}).journalRetention).toBeUndefined()
+    expect(loadConfig({ ARW_JOURNAL_RETENTION: 'off' }).journalRetention).toBeUndefined()
+  })
+
+  it('takes an age, a size, or both', () => {
+    expect(loadConfig({ ARW_JOURNAL_RETENTION: '7d' }).journalRetention).toEqual({ maxAgeMs: 7 * 86_400_000 })
+    expect(loadConfig({ ARW_JOURNAL_RETENTION: '500MB' }).journalRetention).toEqual({
+      maxBytes: 500 * 1024 * 1024,
+    })
+    expect(loadConfig({ ARW_JOURNAL_RETENTION: '12h, 2gb' }).journalRetention).toEqual({
+      maxAgeMs: 12 * 3_600_000,
+      maxBytes: 2 * 1024 ** 3,
+    })
+  })
+
+  it('refuses anything else, naming what it accepts', () => {
+    for (const bad of ['7', '7 days', '0d', '1d,2d', 'forever', '5MB,', '-1d'])
+      expect(problemsOf({ ARW_JOURNAL_RETENTION: bad })).toContain(
+        `ARW_JOURNAL_RETENTION=${JSON.stringify(bad)}: expected off, an age (7d`,
+      )
+  })
+})

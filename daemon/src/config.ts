@@ -6,7 +6,7 @@ import type { Durability } from '@arw/store'
 import { AREAS } from './areas/index.ts'
 import type { Area } from './kernel/area.ts'
 import type { ConfigVar } from './kernel/config-var.ts'
-import { flag, intVar } from './kernel/env.ts'
+import { flag, intVar, retentionVar } from './kernel/env.ts'
 
 export type { ConfigVar }
 
@@ -47,6 +47,8 @@ export interface Config {
   approvalWaitMs: number
   /** Largest JSON (bytes) of a call's input or output kept in its record; larger: digest and size. */
   recordValueLimit: number
+  /** Which old journal records are removed (ARW_JOURNAL_RETENTION); undefined keeps every record. */
+  journalRetention: { maxAgeMs?: number; maxBytes?: number } | undefined
   /** Each area's slice of the configuration, by area name (see defineArea's `config`). */
   areas: Readonly<Record<string, unknown>>
 }
@@ -155,6 +157,12 @@ export const CORE_CONFIG_VARS: readonly ConfigVar[] = [
     default: '4096',
     description:
       "Largest JSON (bytes) of a call's input or output kept in its tool.ran record; a larger one is recorded as its SHA-256 and size only.",
+  },
+  {
+    name: 'ARW_JOURNAL_RETENTION',
+    default: 'off',
+    description:
+      'Removes old journal records: an age (7d; s, m, h, d, w), a size (500MB; KB, MB, GB, TB) or both (7d,500MB). Checked at start and every 10 minutes; the oldest records go first, the newest always stays.',
   },
   {
     name: 'ARW_MCP_PAGE_SIZE',
@@ -288,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, areas: readonly
     mcpPageSize: intVar(env, 'ARW_MCP_PAGE_SIZE', 100, 1, 10_000, problems),
     approvalWaitMs: intVar(env, 'ARW_APPROVAL_WAIT_MS', 0, 0, 3_600_000, problems),
     recordValueLimit: intVar(env, 'ARW_RECORD_VALUE_LIMIT', 4096, 0, 16_777_216, problems),
+    journalRetention: retentionVar(env, 'ARW_JOURNAL_RETENTION', problems),
     areas: {},
   }
   for (const proxy of config.trustProxy) {

@@ -116,16 +116,26 @@ export const eventsHello = defineEvent({
 
 export const eventsGap = defineEvent({
   kind: 'events.gap',
-  version: '1.0.0',
+  version: '1.1.0',
   journaled: false,
-  title: 'SSE subscriber fell behind',
+  title: 'SSE stream has a gap',
   description:
-    'Sent (no id, not journaled) to a subscriber whose connection cannot keep up, just before the stream is closed. Nothing is lost: reconnect with Last-Event-ID (or ?after=) set to last_id to resume from the journal.',
+    'Sent (no id, not journaled) when a stream cannot deliver every event after last_id. reason slow_subscriber: the connection cannot keep up and the stream is closed right after; nothing is lost: reconnect with Last-Event-ID (or ?after=) set to last_id to resume from the journal. reason retention: the events from last_id + 1 to oldest - 1 were removed by journal retention (ARW_JOURNAL_RETENTION) and are gone for good; the stream goes on with oldest and every event after it.',
   severity: 'warning',
   payload: Type.Object({
-    last_id: Type.Integer({ minimum: 0, description: 'The last id delivered on this stream.' }),
+    reason: Type.Union([Type.Literal('slow_subscriber'), Type.Literal('retention')]),
+    last_id: Type.Integer({
+      minimum: 0,
+      description: 'The last id delivered on this stream (or resumed after).',
+    }),
     head: Type.Integer({ minimum: 0 }),
     queued: Type.Integer({ minimum: 0, description: 'Events that were waiting when the stream was cut.' }),
+    oldest: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description: '(retention) The oldest id kept: the next one this stream sends.',
+      }),
+    ),
   }),
 })
 

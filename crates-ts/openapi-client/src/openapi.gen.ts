@@ -1094,6 +1094,8 @@ export interface operations {
                         events: {
                             /** @description Journal head: events ever recorded. */
                             head: number;
+                            /** @description Oldest event id still in the journal (1 unless ARW_JOURNAL_RETENTION removed older ones). */
+                            oldest: number;
                             since_start: number;
                             by_kind: {
                                 [key: string]: number;

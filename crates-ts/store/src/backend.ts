@@ -1,5 +1,6 @@
 import type { EventEnvelope, ProblemError } from '@arw/protocol'
 import type { CollectionSpec, Durability, JournalRecord, Write } from './port.ts'
+import type { JournalRetention } from './retention.ts'
 
 /** How a record's JSON starts before its commit numbers it; the rest of the text is final. */
 export const ID_PLACEHOLDER = '{"id":0,'
@@ -65,6 +66,11 @@ export interface Backend {
   /** Highest journal id committed when the backend was opened. */
   readonly head: number
   /**
+   * The oldest journal id still stored (head + 1 when none is): 1 unless retention removed older
+   * ones. Read at open and moved on by `retain`.
+   */
+  readonly oldest: number
+  /**
    * Commits the batch atomically (records, accepted units' writes, the journal head), refusing
    * single units whose conditions fail. Resolves once committed; rejects when nothing of it is.
    */
@@ -79,6 +85,12 @@ export interface Backend {
   lines(from: number, to: number, limit: number): Promise<Line[]>
   /** Ids of the records of a trace or task, oldest first. */
   lookup(by: 'trace' | 'task', id: string, limit: number): Promise<number[]>
+  /**
+   * Removes the oldest records the rule lets go, none above `newest`, in whole chunks of at most
+   * about RETENTION_CHUNK records per write, checking `signal` between chunks. Resolves with the
+   * number removed. Trace and task lookups no longer return removed ids.
+   */
+  retain(rule: JournalRetention, now: number, newest: number, signal: AbortSignal): Promise<number>
   /** Called once per collection, before its first use. */
   declare(spec: CollectionSpec<unknown>, name: string): void
   get(collection: string, key: string): Promise<StoredRecord | undefined>

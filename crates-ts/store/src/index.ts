@@ -15,4 +15,5 @@ export {
   type Transaction,
   type Write,
 } from './port.ts'
-export { backupStateDir, LMDB_FILE, Store, type StoreOptions } from './store.ts'
+export type { JournalRetention } from './retention.ts'
+export { backupStateDir, LMDB_FILE, RETENTION_INTERVAL_MS, Store, type StoreOptions } from './store.ts'

@@ -270,6 +270,14 @@ export class Journal {
     }
   }
 
+  /**
+   * The oldest id still in the journal: 1, unless retention removed older records (head + 1 while
+   * the journal is empty). Ids below it are gone for good; nothing is ever numbered again.
+   */
+  get oldest(): number {
+    return this.#backend.oldest
+  }
+
   /** Serialized records with `after < id <= upTo`, oldest first, at most `limit`. */
   async readRaw(
     after: number,

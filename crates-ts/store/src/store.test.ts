@@ -539,6 +539,80 @@ describe.each([lmdb, postgres])('storage contract on $name', (backend) => {
       await store.close()
     })
 
+    describe('retention', () => {
+      /** Ids the journal still holds, read from the start. */
+      const kept = async (store: Store) => (await store.journal.readRaw(0, 100_000)).map((r) => r.id)
+      const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+
+      it('removes records older than the age from the oldest end; the sequence goes on after a reopen', async () => {
+        const location = backend.location()
+        let store = await open(backend, location)
+        const trace = 'c'.repeat(32)
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000 })
+        await Promise.all(range(1, 40).map((n) => store.journal.append(draft(n, { trace_id: trace }))))
+        vi.useRealTimers()
+        await Promise.all(range(41, 60).map((n) => store.journal.append(draft(n, { trace_id: trace }))))
+        expect(store.journal.oldest).toBe(1)
+        expect(await store.retain({ maxAgeMs: 600_000 })).toBe(40)
+        expect(store.journal.oldest).toBe(41)
+        expect(await kept(store)).toEqual(range(41, 60))
+        expect(await store.journal.get(40)).toBeUndefined()
+        expect((await store.journal.byTrace(trace)).map((e) => e.id)).toEqual(range(41, 60))
+        // Nothing else is old enough.
+        expect(await store.retain({ maxAgeMs: 600_000 })).toBe(0)
+        expect((await store.journal.append(draft(61))).id).toBe(61)
+        await store.close()
+        store = await open(backend, location)
+        expect(store.journal.head).toBe(61)
+        expect(store.journal.oldest).toBe(41)
+        expect((await store.journal.append(draft(62))).id).toBe(62)
+        expect(await kept(store)).toEqual(range(41, 62))
+        await store.close()
+      })
+
+      it('removes the oldest records until the journal fits the size, beside appends that go on', async () => {
+        const store = await open(backend)
+        const payload = 'x'.repeat(2000)
+        for (let round = 0; round < 30; round++)
+          await Promise.all(
+            range(1, 100).map((n) => store.journal.append(draft(n, { payload: { payload } }))),
+          )
+        expect(store.journal.head).toBe(3000)
+        // Appends go on while the pass runs; none of them is lost or renumbered.
+        const [removed, ...appended] = await Promise.all([
+          store.retain({ maxBytes: 1_000_000 }),
+          ...range(1, 50).map((n) => store.journal.append(draft(n))),
+        ])
+        expect(removed as number).toBeGreaterThan(2000)
+        expect(appended.map((r) => (r as JournalRecord).id)).toEqual(range(3001, 3050))
+        // The appends made during the pass may need a few more to go; then it fits, and stays put.
+        const more = await store.retain({ maxBytes: 1_000_000 })
+        expect(more).toBeLessThan(100)
+        expect(await store.retain({ maxBytes: 1_000_000 })).toBe(0)
+        const oldest = store.journal.oldest
+        expect(oldest).toBe((removed as number) + more + 1)
+        expect(oldest).toBeLessThan(3000)
+        expect(await kept(store)).toEqual(range(oldest, 3050))
+        // A read from a removed id starts at the oldest kept one.
+        expect((await store.journal.readRaw(5, 1))[0]?.id).toBe(oldest)
+        await store.close()
+      })
+
+      it('never removes the newest record, so the head never moves back', async () => {
+        const location = backend.location()
+        let store = await open(backend, location)
+        for (let i = 0; i < 5; i++) await store.journal.append(draft(i))
+        expect(await store.retain({ maxBytes: 1, maxAgeMs: 0 }, Date.now() + 60_000)).toBe(4)
+        expect(await kept(store)).toEqual([5])
+        await store.close()
+        store = await open(backend, location)
+        expect(store.journal.head).toBe(5)
+        expect(store.journal.oldest).toBe(5)
+        expect((await store.journal.append(draft(6))).id).toBe(6)
+        await store.close()
+      })
+    })
+
     it.runIf(backend.sharedWriters)(
       'keeps ids gap-free and in commit order with several writers on one location',
       async () => {

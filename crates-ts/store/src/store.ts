@@ -14,6 +14,7 @@ import type {
   Transaction,
   Write,
 } from './port.ts'
+import type { JournalRetention } from './retention.ts'
 
 export interface StoreOptions {
   /**
@@ -28,7 +29,15 @@ export interface StoreOptions {
   indexSegmentSize?: number
   /** How often expired records are deleted (default 60 s). */
   sweepIntervalMs?: number
+  /**
+   * Removes old journal records (off when absent): once when the store opens, then every
+   * `intervalMs` (default RETENTION_INTERVAL_MS), in the background.
+   */
+  retention?: JournalRetention & { intervalMs?: number }
 }
+
+/** How often journal retention runs by default. */
+export const RETENTION_INTERVAL_MS = 10 * 60_000
 
 /** Expired records deleted per sweep; the next sweep takes the rest. */
 const SWEEP_LIMIT = 500
@@ -43,8 +52,12 @@ export class Store {
   readonly #collections = new Map<string, Collection<unknown>>()
   readonly #sweep: NodeJS.Timeout
   #sweeping: Promise<void> | undefined
+  readonly #retention: JournalRetention | undefined
+  readonly #retainTimer: NodeJS.Timeout | undefined
+  #retaining: Promise<number> | undefined
+  readonly #closing = new AbortController()
 
-  private constructor(backend: Backend, sweepIntervalMs: number) {
+  private constructor(backend: Backend, sweepIntervalMs: number, retention: StoreOptions['retention']) {
     this.#backend = backend
     this.journal = new Journal(backend)
     this.#sweep = setInterval(() => {
@@ -58,6 +71,28 @@ export class Store {
       )
     }, sweepIntervalMs)
     this.#sweep.unref()
+    if (retention && (retention.maxAgeMs !== undefined || retention.maxBytes !== undefined)) {
+      this.#retention = retention
+      const pass = () => void this.retain().catch(() => {})
+      this.#retainTimer = setInterval(pass, retention.intervalMs ?? RETENTION_INTERVAL_MS)
+      this.#retainTimer.unref()
+      pass()
+    }
+  }
+
+  /**
+   * Runs journal retention now (the configured rule, or `rule`): removes the oldest records it
+   * lets go, in bounded chunks beside the appends, never the newest one. Resolves with the number
+   * removed; a pass already running is joined instead of starting a second one.
+   */
+  retain(rule: JournalRetention | undefined = this.#retention, now = Date.now()): Promise<number> {
+    if (!rule) return Promise.resolve(0)
+    this.#retaining ??= this.#backend
+      .retain(rule, now, this.journal.head - 1, this.#closing.signal)
+      .finally(() => {
+        this.#retaining = undefined
+      })
+    return this.#retaining
   }
 
   static async open(options: StoreOptions): Promise<Store> {
@@ -77,7 +112,7 @@ export class Store {
         ...(options.indexSegmentSize ? { indexSegmentSize: options.indexSegmentSize } : {}),
       })
     }
-    return new Store(backend, options.sweepIntervalMs ?? 60_000)
+    return new Store(backend, options.sweepIntervalMs ?? 60_000, options.retention)
   }
 
   get kind(): Backend['kind'] {
@@ -140,7 +175,10 @@ export class Store {
   /** Commits what is queued, then closes the backend. */
   async close(): Promise<void> {
     clearInterval(this.#sweep)
+    clearInterval(this.#retainTimer)
+    this.#closing.abort()
     await this.#sweeping
+    await this.#retaining?.catch(() => {})
     await this.journal.close()
     await this.#backend.close()
   }

@@ -22,6 +22,11 @@ export const StatsSnapshot = Type.Object({
   since: Type.String({ description: 'When counting started (daemon start), RFC 3339.' }),
   events: Type.Object({
     head: Type.Integer({ minimum: 0, description: 'Journal head: events ever recorded.' }),
+    oldest: Type.Integer({
+      minimum: 1,
+      description:
+        'Oldest event id still in the journal (1 unless ARW_JOURNAL_RETENTION removed older ones).',
+    }),
     since_start: Type.Integer({ minimum: 0 }),
     by_kind: Type.Record(Type.String(), Type.Integer({ minimum: 0 })),
   }),
@@ -90,6 +95,7 @@ export class Metrics {
       since: this.#since,
       events: {
         head: this.#journal.head,
+        oldest: this.#journal.oldest,
         since_start: this.#count,
         by_kind: Object.fromEntries([...this.#byKind.entries()].sort(([a], [b]) => (a < b ? -1 : 1))),
       },

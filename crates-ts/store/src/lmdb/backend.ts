@@ -4,6 +4,7 @@ import { ERRORS, type EventEnvelope, ProblemError } from '@arw/protocol'
 import { type Database, open, type RootDatabase } from 'lmdb'
 import type { Backend, CommitBatch, Line, ReadCheck, StoredRecord, Unit } from '../backend.ts'
 import type { CollectionSpec, Durability, Write } from '../port.ts'
+import { ageCut, type JournalRetention, RETENTION_CHUNK, timeOfLine } from '../retention.ts'
 import { LMDB_FILE } from './file.ts'
 import { SegmentIndex, type SegmentStore, taskKey, traceKey } from './segment-index.ts'
 
@@ -62,6 +63,7 @@ export class LmdbBackend implements Backend {
   readonly durability: Durability
   readonly flushes: boolean
   readonly head: number
+  oldest: number
   readonly root: RootDatabase
   readonly #events: Database<string, number>
   readonly #records: Database<Envelope, string>
@@ -85,6 +87,9 @@ export class LmdbBackend implements Backend {
       last = (key as number) + lineCount(value) - 1
     this.head = last
     this.#last = last
+    let oldest = last + 1
+    for (const key of this.#events.getKeys({ limit: 1 })) oldest = key as number
+    this.oldest = oldest
     const segments = {
       postings: root.openDB<string, string>({ name: 'journal_postings', encoding: 'string' }),
       filters: root.openDB<Uint8Array, string>({ name: 'journal_filters', encoding: 'binary' }),
@@ -92,6 +97,7 @@ export class LmdbBackend implements Backend {
     this.#index = new SegmentIndex(
       segments,
       last,
+      oldest,
       (from, to) => this.#parsed(from, to),
       options.indexSegmentSize,
       !this.flushes,
@@ -273,6 +279,63 @@ export class LmdbBackend implements Backend {
       if (out.length >= limit) break
     }
     return out
+  }
+
+  /**
+   * Journal keys are commits (a first id and its records as lines), so retention removes whole
+   * commits: chunks of them from the oldest key, each chunk one write, with the trace and task
+   * index segments that hold only removed ids. The size is the pages the journal and its index
+   * occupy in the environment (freed pages are reused by later writes; the file does not shrink,
+   * `arw backup` writes a compacted copy).
+   */
+  async retain(rule: JournalRetention, now: number, newest: number, signal: AbortSignal): Promise<number> {
+    const cutoff = rule.maxAgeMs === undefined ? undefined : new Date(now - rule.maxAgeMs).toISOString()
+    const old =
+      cutoff === undefined
+        ? 0
+        : await ageCut(this.oldest, newest, cutoff, async (id) => {
+            for (const line of this.#lines(id, id)) return timeOfLine(line.json)
+            return undefined
+          })
+    let removed = 0
+    while (!signal.aborted) {
+      const over = rule.maxBytes !== undefined && this.journalBytes() > rule.maxBytes
+      const upTo = over ? newest : Math.min(old, newest)
+      const keys: number[] = []
+      let to = 0
+      for (const { key, value } of this.#events.getRange({ end: upTo + 1 })) {
+        const last = (key as number) + lineCount(value) - 1
+        if (last > upTo || (keys.length > 0 && last - this.oldest + 1 > RETENTION_CHUNK)) break
+        keys.push(key as number)
+        to = last
+      }
+      if (keys.length === 0) break
+      const segments = this.#index.retire(to + 1)
+      await this.#events.batch(() => {
+        for (const key of keys) this.#events.remove(key)
+        segments()
+      })
+      removed += to - this.oldest + 1
+      this.oldest = to + 1
+    }
+    return removed
+  }
+
+  /** Bytes of the pages the journal and its index occupy. */
+  journalBytes(): number {
+    let pages = 0
+    let size = 0
+    for (const db of [this.#events, ...this.#index.databases()]) {
+      const stats = db.getStats() as {
+        pageSize: number
+        treeBranchPageCount: number
+        treeLeafPageCount: number
+        overflowPages: number
+      }
+      size = stats.pageSize
+      pages += stats.treeBranchPageCount + stats.treeLeafPageCount + stats.overflowPages
+    }
+    return pages * size
   }
 
   async lookup(by: 'trace' | 'task', id: string, limit: number): Promise<number[]> {

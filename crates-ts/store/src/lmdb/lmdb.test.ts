@@ -176,6 +176,37 @@ describe('LMDB backend', () => {
     await store.close()
   })
 
+  it('retention removes whole commits and the index segments of removed ids, which a reopen does not rebuild', async () => {
+    const dir = tempDir()
+    let store = await Store.open({ location: dir, indexSegmentSize: 8 })
+    const trace = 'e'.repeat(32)
+    const base = Date.now() - 3_600_000
+    // Ten commits of 5 records (ids 1-5, 6-10, ...), one second apart.
+    vi.useFakeTimers({ toFake: ['Date'], now: base })
+    for (let c = 0; c < 10; c++) {
+      vi.setSystemTime(base + c * 1000)
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) => store.journal.append(draft(c * 5 + i, { trace_id: trace }))),
+      )
+    }
+    vi.useRealTimers()
+    const segments = () => [...backendOf(store).database('journal_postings', 'string').getKeys()].map(String)
+    // Older than base + 4.5 s: the first five commits, ids 1-25.
+    expect(await store.retain({ maxAgeMs: Date.now() - (base + 4500) })).toBe(25)
+    // Segments 1-8, 9-16 and 17-24 held only removed ids; 25-32 still holds 25's neighbours.
+    expect(segments().slice(0, 2)).toEqual(['000000003', '000000004'])
+    // By size, only whole commits go: the rest but the newest commit (its last id is the head).
+    expect(await store.retain({ maxBytes: 1 })).toBe(20)
+    expect((await store.journal.byTrace(trace)).map((e) => e.id)).toEqual([46, 47, 48, 49, 50])
+    await store.close()
+    store = await Store.open({ location: dir, indexSegmentSize: 8 })
+    expect(store.journal.oldest).toBe(46)
+    // Removed segments stay removed; the ones still holding kept ids are there.
+    expect(segments().every((key) => key >= '000000005')).toBe(true)
+    expect((await store.journal.byTrace(trace)).map((e) => e.id)).toEqual([46, 47, 48, 49, 50])
+    await store.close()
+  })
+
   it('refuses calls whose flush failed but still publishes their committed records in order', async () => {
     const store = await Store.open({ location: tempDir(), durability: 'fsync' })
     const seen: number[] = []

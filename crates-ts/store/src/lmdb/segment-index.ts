@@ -39,13 +39,17 @@ export class SegmentIndex {
   #writes = new Set<Promise<unknown>>()
   readonly #size: number
   readonly #writeSync: boolean
+  /** The oldest id kept in the journal: lookups return none below it (retention removed them). */
+  #oldest: number
 
   /**
+   * @param oldest the oldest id the journal still holds (segments below it are gone on purpose).
    * @param records reads committed records of a sequence range, for rebuilding what is not stored.
    */
   constructor(
     db: SegmentStore,
     head: number,
+    oldest: number,
     records: (from: number, to: number) => Iterable<{ id: number; event: EventEnvelope }>,
     segmentSize = SEGMENT_SIZE,
     /** Write a closed segment at once on this thread (`commit` durability: no flush to wait for). */
@@ -54,10 +58,11 @@ export class SegmentIndex {
     this.#db = db
     this.#size = segmentSize
     this.#writeSync = writeSync
+    this.#oldest = oldest
     this.#openSegment = this.#segmentOf(head + 1)
     // Closed segments a crash left unwritten (normally none, at most the last one or two).
     const missing: number[] = []
-    for (let segment = this.#openSegment - 1; segment >= 0; segment--) {
+    for (let segment = this.#openSegment - 1; segment >= this.#segmentOf(oldest); segment--) {
       if (db.postings.doesExist(segmentKey(segment))) break
       missing.push(segment)
     }
@@ -114,7 +119,7 @@ export class SegmentIndex {
   /** Sequence ids of records under `key` (`t\0<trace>` or `k\0<task>`), oldest first, at most `limit`. */
   lookup(key: string, limit: number): number[] {
     const ids: number[] = [...(this.#open.get(key) ?? [])]
-    for (let segment = this.#openSegment - 1; segment >= 0; segment--) {
+    for (let segment = this.#openSegment - 1; segment >= this.#segmentOf(this.#oldest); segment--) {
       const pending = this.#closing.get(segment)
       if (pending) {
         ids.push(...(pending.get(key) ?? []))
@@ -125,7 +130,34 @@ export class SegmentIndex {
       const json = this.#db.postings.get(segmentKey(segment))
       if (json !== undefined) ids.push(...findPostings(JSON.parse(json) as Postings, key))
     }
-    return ids.sort((a, b) => a - b).slice(0, limit)
+    const oldest = this.#oldest
+    return ids
+      .filter((id) => id >= oldest)
+      .sort((a, b) => a - b)
+      .slice(0, limit)
+  }
+
+  /**
+   * The journal now starts at `oldest`: lookups stop returning older ids at once, and the returned
+   * function (run inside the write that removes the records) deletes the closed segments that
+   * hold only removed ids.
+   */
+  retire(oldest: number): () => void {
+    const from = this.#segmentOf(this.#oldest)
+    const to = this.#segmentOf(oldest) - 1
+    this.#oldest = oldest
+    return () => {
+      for (let segment = from; segment <= to && segment < this.#openSegment; segment++) {
+        if (this.#closing.has(segment)) continue
+        void this.#db.postings.remove(segmentKey(segment))
+        void this.#db.filters.remove(segmentKey(segment))
+      }
+    }
+  }
+
+  /** Where the closed segments are kept (their size counts toward the journal's). */
+  databases(): Array<Database<unknown, string>> {
+    return [this.#db.postings, this.#db.filters] as Array<Database<unknown, string>>
   }
 
   #segmentOf(id: number): number {

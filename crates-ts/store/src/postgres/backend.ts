@@ -2,6 +2,7 @@ import { ERRORS, type EventEnvelope, ProblemError } from '@arw/protocol'
 import pg from 'pg'
 import type { Backend, CommitBatch, Line, StoredRecord, Unit } from '../backend.ts'
 import type { CollectionSpec, Durability, Write } from '../port.ts'
+import { ageCut, type JournalRetention, RETENTION_CHUNK, timeOfLine } from '../retention.ts'
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.ts'
 
 export interface PostgresOptions {
@@ -42,8 +43,11 @@ export async function openPostgres(options: PostgresOptions): Promise<PostgresBa
   pool.on('error', () => {})
   try {
     await migrate(pool)
-    const { rows } = await pool.query<{ head: number }>('SELECT head FROM arw_journal_head')
-    return new PostgresBackend(pool, options.durability, rows[0]!.head)
+    const { rows } = await pool.query<{ head: number; oldest: number | null }>(
+      'SELECT head, (SELECT min(id) FROM arw_journal) AS oldest FROM arw_journal_head',
+    )
+    const { head, oldest } = rows[0]!
+    return new PostgresBackend(pool, options.durability, head, oldest ?? head + 1)
   } catch (error) {
     await pool.end()
     throw error
@@ -98,13 +102,15 @@ export class PostgresBackend implements Backend {
   // A commit is durable when the server acknowledges it (see synchronous_commit above).
   readonly flushes = false
   readonly head: number
+  oldest: number
   readonly #pool: pg.Pool
   readonly #specs = new Map<string, CollectionSpec<unknown>>()
 
-  constructor(pool: pg.Pool, durability: Durability, head: number) {
+  constructor(pool: pg.Pool, durability: Durability, head: number, oldest: number) {
     this.#pool = pool
     this.durability = durability
     this.head = head
+    this.oldest = oldest
   }
 
   declare(spec: CollectionSpec<unknown>, name: string): void {
@@ -298,6 +304,50 @@ export class PostgresBackend implements Backend {
       [from, to, limit],
     )
     return rows.map((row) => ({ id: row.id, json: row.event }))
+  }
+
+  /**
+   * Deletes by id range from the oldest, RETENTION_CHUNK ids per statement; the head row is not
+   * touched, so appends (which lock it) go on beside the deletes, and ids are never given again.
+   * The size is the bytes of the records' JSON (found with one scan per pass; the table's files
+   * do not shrink, PostgreSQL reuses the space after its autovacuum). Daemons sharing the database
+   * may all run it: a range another one deleted is simply gone.
+   */
+  async retain(rule: JournalRetention, now: number, newest: number, signal: AbortSignal): Promise<number> {
+    const { rows } = await this.#pool.query<{ oldest: number | null }>(
+      'SELECT min(id) AS oldest FROM arw_journal',
+    )
+    this.oldest = Math.max(this.oldest, rows[0]!.oldest ?? this.oldest)
+    let cut = this.oldest - 1
+    if (rule.maxAgeMs !== undefined) {
+      const cutoff = new Date(now - rule.maxAgeMs).toISOString()
+      cut = await ageCut(this.oldest, newest, cutoff, async (id) => {
+        const [line] = await this.lines(id, id, 1)
+        return line && timeOfLine(line.json)
+      })
+    }
+    if (rule.maxBytes !== undefined) {
+      // The newest record that does not fit: the sum of the records after it is already the budget.
+      const { rows: over } = await this.#pool.query<{ id: number }>(
+        `SELECT id FROM (
+           SELECT id, sum(octet_length(event)) OVER (ORDER BY id DESC) AS kept FROM arw_journal WHERE id <= $1
+         ) s WHERE kept > $2 ORDER BY id DESC LIMIT 1`,
+        [newest, rule.maxBytes],
+      )
+      if (over[0]) cut = Math.max(cut, over[0].id)
+    }
+    cut = Math.min(cut, newest)
+    let removed = 0
+    while (this.oldest <= cut && !signal.aborted) {
+      const to = Math.min(cut, this.oldest + RETENTION_CHUNK - 1)
+      const deleted = await this.#pool.query('DELETE FROM arw_journal WHERE id >= $1 AND id <= $2', [
+        this.oldest,
+        to,
+      ])
+      removed += deleted.rowCount ?? 0
+      this.oldest = to + 1
+    }
+    return removed
   }
 
   async lookup(by: 'trace' | 'task', id: string, limit: number): Promise<number[]> {

@@ -5,6 +5,11 @@ const REPLAY_CHUNK = 256
 /** How long a cut subscriber has to read what was already written before its socket is destroyed. */
 const CUT_GRACE_MS = 30_000
 
+/** Why a stream could not deliver every event after `last_id` (the `events.gap` payload). */
+export type GapInfo =
+  | { reason: 'slow_subscriber'; last_id: number; head: number; queued: number }
+  | { reason: 'retention'; last_id: number; head: number; queued: 0; oldest: number }
+
 export interface SubscribeOptions {
   /** Deliver events with id > after. */
   after: number
@@ -51,7 +56,7 @@ export class EventHub {
   readonly #journal: Journal
   readonly #subscribers = new Set<Subscriber>()
   readonly #maxQueue: number
-  readonly #gapFrame: (info: { last_id: number; head: number; queued: number }) => string
+  readonly #gapFrame: (info: GapInfo) => string
   #unsubscribe: (() => void) | undefined
   #heartbeat: NodeJS.Timeout | undefined
 
@@ -60,7 +65,7 @@ export class EventHub {
     options: {
       maxQueue: number
       heartbeatMs: number
-      gapFrame: (info: { last_id: number; head: number; queued: number }) => string
+      gapFrame: (info: GapInfo) => string
     },
   ) {
     this.#journal = journal
@@ -97,7 +102,7 @@ export class EventHub {
     res.write(
       options.hello({
         after,
-        replayFrom: head > after ? after + 1 : null,
+        replayFrom: head > after ? Math.max(after + 1, Math.min(this.#journal.oldest, head)) : null,
         replayTo: head > after ? head : null,
         head,
       }),
@@ -105,7 +110,16 @@ export class EventHub {
     let cursor = after
     while (!sub.closed && cursor < head) {
       const chunk = await this.#journal.readRaw(cursor, REPLAY_CHUNK, head)
-      if (chunk.length === 0) break
+      // Ids are gap-free, so a first id past the cursor means retention removed the ones between
+      // (before this stream or while it replays): said once, then the stream goes on from there.
+      const next = chunk[0]?.id ?? head + 1
+      if (next > cursor + 1)
+        res.write(this.#gapFrame({ reason: 'retention', last_id: cursor, head, queued: 0, oldest: next }))
+      if (chunk.length === 0) {
+        cursor = head
+        sub.lastSent = head
+        break
+      }
       let text = ''
       for (const r of chunk) {
         cursor = r.id
@@ -165,7 +179,9 @@ export class EventHub {
     const { res } = sub
     // Node detaches the socket from the response on finish, so keep hold of it now.
     const socket = res.socket
-    res.end(this.#gapFrame({ last_id: sub.lastSent, head: this.#journal.head, queued }))
+    res.end(
+      this.#gapFrame({ reason: 'slow_subscriber', last_id: sub.lastSent, head: this.#journal.head, queued }),
+    )
     // Close the connection too (not just the chunked response), once what was written is flushed;
     // a reader that never drains it is dropped after a grace period.
     const grace = setTimeout(() => socket?.destroy(), CUT_GRACE_MS)

@@ -73,6 +73,16 @@ describe('EventStream', () => {
     expect(s.events[0]).toMatchObject({ kind: 'tool.ran', trace_id: 'a'.repeat(32), payload: { n: 1 } })
   })
 
+  it('takes a retention gap as reported, not missing: the same stream goes on from the oldest id kept', async () => {
+    const removed = `event: events.gap\ndata: ${JSON.stringify({ kind: 'events.gap', payload: { reason: 'retention', last_id: 0, head: 9, queued: 0, oldest: 7 } })}\n\n`
+    const s = run([{ text: hello(0) + removed + frame(7) + frame(8) + frame(9), open: true }])
+    await until(() => s.events.length === 3)
+    s.stream.stop()
+    expect(s.events.map((e) => e.id)).toEqual([7, 8, 9])
+    expect(s.calls).toHaveLength(1)
+    expect(s.state()).toMatchObject({ gapNotices: 1, missing: 0, reconnects: 0, lastId: 9 })
+  })
+
   it('counts ids that never arrived, and drops repeats', async () => {
     const s = run([hello(0) + frame(1) + frame(2), hello(2) + frame(2) + frame(5)])
     await until(() => s.events.length === 3)

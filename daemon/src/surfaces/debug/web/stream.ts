@@ -27,7 +27,7 @@ export interface StreamState {
   lastId: number | null
   /** Connections opened after the first one. */
   reconnects: number
-  /** `events.gap` notices received (the server cut a slow stream; resumed from lastId). */
+  /** `events.gap` notices received (the server cut a slow stream, resumed from lastId; or retention removed old events). */
   gapNotices: number
   /** Ids that never arrived between two received ones (0 when resume is exact). */
   missing: number
@@ -163,6 +163,12 @@ export class EventStream {
       return true
     }
     if (kind === 'events.gap') {
+      const gap = envelope['payload'] as { reason?: string; oldest?: number } | undefined
+      // Retention removed the ids up to `oldest`: reported, so not counted as missing; the stream goes on.
+      if (gap?.reason === 'retention' && typeof gap.oldest === 'number') {
+        this.#set({ gapNotices: this.#state.gapNotices + 1, lastId: gap.oldest - 1 })
+        return true
+      }
       this.#set({ gapNotices: this.#state.gapNotices + 1, status: 'reconnecting' })
       return false
     }
