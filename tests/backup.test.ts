@@ -64,4 +64,17 @@ describe('arw backup', () => {
       await waitExit(c.proc)
     }
   }, 120_000)
+
+  it('refuses a PostgreSQL store (exit 4), pointing at pg_dump and the guidance, without the URL', async () => {
+    const refused = await runArw(['backup', join(scratch.dir(), 'snapshot')], {
+      ARW_STATE_DIR: scratch.dir(),
+      ARW_STORE: 'postgres://arw:hunter2-secret@127.0.0.1:1/arw',
+    })
+    expect(refused.code).toBe(EXIT.config)
+    expect(refused.stderr).toContain('ARW_STORE keeps the state in PostgreSQL')
+    expect(refused.stderr).toContain('pg_dump -Fc')
+    expect(refused.stderr).toContain('pg_restore')
+    expect(refused.stderr).toContain('docs/deployment.md, "Backups on PostgreSQL"')
+    expect(refused.stderr).not.toContain('hunter2')
+  }, 30_000)
 })

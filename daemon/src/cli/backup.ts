@@ -11,7 +11,8 @@ Copies the store of ARW_STATE_DIR (the journal, idempotency keys, every area's d
 which must be empty or missing: a consistent snapshot, compacted (free pages left out), taken from
 one read transaction, so the daemon may keep running and writing meanwhile. To restore, stop the
 daemon and start it with ARW_STATE_DIR=<dir> (or copy <dir>/arw.lmdb over the state directory's).
-Exit status: 0 done; 4 no store to copy, or <dir> is not empty.
+With ARW_STORE (PostgreSQL) it refuses: use pg_dump -Fc and pg_restore (docs/deployment.md).
+Exit status: 0 done; 4 no store to copy, <dir> is not empty, or the store is PostgreSQL.
 `
 
 export const BACKUP_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const
@@ -25,8 +26,9 @@ export async function backupCommand(args: readonly string[], io: CliIO): Promise
   if (positionals.length !== 1) throw new UsageError('backup takes one directory')
   const config = loadConfig(io.env)
   if (config.store !== undefined) {
+    // The URL may hold a password: it is not repeated.
     io.err(
-      'arw: cannot back up: ARW_STORE keeps the state in PostgreSQL; back that database up with pg_dump\n',
+      'arw: cannot back up: ARW_STORE keeps the state in PostgreSQL, not in ARW_STATE_DIR; back the database up with pg_dump -Fc and restore it with pg_restore, while the daemons run (see docs/deployment.md, "Backups on PostgreSQL")\n',
     )
     return EXIT.config
   }
