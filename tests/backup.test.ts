@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { startPostgres } from '@arw/store/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../daemon/src/cli/io.ts'
 import { runArw, Scratch, startChild, waitExit } from './support/child.ts'
@@ -77,4 +78,42 @@ describe('arw backup', () => {
     expect(refused.stderr).toContain('docs/deployment.md, "Backups on PostgreSQL"')
     expect(refused.stderr).not.toContain('hunter2')
   }, 30_000)
+
+  it('pg_dump -Fc of a running daemon’s database restores with pg_restore into one a daemon starts on', async () => {
+    const postgres = await startPostgres()
+    try {
+      const source = postgres.createDatabase('live')
+      const daemon = scratch.keep(
+        await startChild({ ARW_STATE_DIR: scratch.dir(), ARW_STORE: source, ARW_ADMIN_TOKEN: TOKEN }),
+      )
+      const acked: string[] = []
+      for (let i = 0; i < 20; i++) acked.push(await invoke(daemon.url, `before ${i}`))
+      // As docs/deployment.md says: beside the running daemon, while it takes calls.
+      const during = Promise.all(Array.from({ length: 20 }, (_, i) => invoke(daemon.url, `during ${i}`)))
+      postgres.tool('pg_dump', ['-Fc', '--no-owner', '-d', 'live', '-f', 'arw.dump'])
+      await during
+      const original = await journal(daemon.url)
+      daemon.proc.kill('SIGTERM')
+      await waitExit(daemon.proc)
+
+      const target = postgres.createDatabase('restored')
+      postgres.tool('pg_restore', ['--no-owner', '-d', 'restored', 'arw.dump'])
+      const restored = scratch.keep(
+        await startChild({ ARW_STATE_DIR: scratch.dir(), ARW_STORE: target, ARW_ADMIN_TOKEN: TOKEN }),
+      )
+      const events = await journal(restored.url)
+      // A prefix of the original (one snapshot), with every call acknowledged before the dump.
+      expect(events.map((e) => e.id)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1))
+      const before = events.slice(0, -1)
+      expect(before).toEqual(original.slice(0, before.length))
+      const traces = new Set(events.map((e) => e.data.trace_id))
+      expect(acked.filter((t) => !traces.has(t))).toEqual([])
+      expect(events.at(-1)!.data.kind).toBe('daemon.started')
+      await invoke(restored.url, 'after the restore')
+      restored.proc.kill('SIGTERM')
+      await waitExit(restored.proc)
+    } finally {
+      await postgres.stop()
+    }
+  }, 180_000)
 })

@@ -18,6 +18,11 @@ export interface PostgresServer {
   createDatabase(name: string): string
   /** Runs SQL (psql) in a database of the server, as the superuser; returns psql's output. */
   sql(database: string, sql: string): string
+  /**
+   * Runs a client tool of the server's version (pg_dump, pg_restore, ...) as the server's user, in
+   * the server's directory (where relative file names go), connected to it; returns its output.
+   */
+  tool(name: string, args: readonly string[]): string
   stop(): Promise<void>
 }
 
@@ -125,6 +130,7 @@ export async function startPostgres(options: PostgresServerOptions = {}): Promis
         return urlOf(name)
       },
       sql: psql,
+      tool: (name, args) => run(name, ['-h', dir, '-p', String(port), '-U', 'postgres', ...args]),
       async stop() {
         process.off('exit', stopNow)
         stopNow()
