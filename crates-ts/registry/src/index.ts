@@ -38,6 +38,7 @@ export {
   type Stability,
   type ToolContext,
   type ToolDeclaration,
+  type ToolExample,
   type ToolHints,
   type ToolLimits,
   type ToolSpec,

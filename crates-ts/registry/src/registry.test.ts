@@ -112,6 +112,52 @@ describe('Registry', () => {
   })
 })
 
+describe('tool examples', () => {
+  it('keeps examples that match the schemas, frozen, and gives tools without any an empty list', () => {
+    const registry = new Registry()
+    registry.addTools([
+      tool('ex.good', '1.0.0', {
+        examples: [
+          { title: 'greet', input: { text: 'hi' }, output: { text: 'hi' } },
+          { input: { text: '' } },
+        ],
+      }),
+      tool('ex.none', '1.0.0'),
+    ])
+    const good = registry.resolve('ex.good')
+    expect(good.examples).toEqual([
+      { title: 'greet', input: { text: 'hi' }, output: { text: 'hi' } },
+      { input: { text: '' } },
+    ])
+    expect(Object.isFrozen(good.examples[0])).toBe(true)
+    expect(registry.resolve('ex.none').examples).toEqual([])
+  })
+
+  it('refuses a tool whose example input or output does not match its schema, saying which field', () => {
+    const registry = new Registry()
+    let error: unknown
+    try {
+      registry.addTools([
+        tool('ex.input', '1.0.0', { examples: [{ input: { text: 1 } }] }),
+        tool('ex.output', '1.0.0', {
+          examples: [{ input: { text: 'a' } }, { input: { text: 'b' }, output: {} }],
+        }),
+        tool('ex.fine', '1.0.0', { examples: [{ input: { text: 'a' } }] }),
+      ])
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(RegistryError)
+    const problems = (error as RegistryError).problems
+    expect(problems).toHaveLength(2)
+    expect(problems).toEqual([
+      'ex.input@1.0.0: examples[0].input does not match the input schema: /text must be string',
+      'ex.output@1.0.0: examples[1].output does not match the output schema: /text is required',
+    ])
+    expect(registry.tools()).toEqual([])
+  })
+})
+
 describe('compiled validators', () => {
   it('lists each failing field by JSON pointer, folding union branches', () => {
     const registry = new Registry()

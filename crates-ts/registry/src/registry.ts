@@ -8,6 +8,7 @@ import {
   type Risk,
   type Stability,
   type ToolDeclaration,
+  type ToolExample,
   type ToolSpec,
 } from './tool.ts'
 import { compileValidator, type Validator } from './validator.ts'
@@ -59,6 +60,42 @@ function isObjectSchema(schema: unknown): schema is TSchema {
     (schema as { type?: unknown }).type === 'object' &&
     typeof (schema as { properties?: unknown }).properties === 'object'
   )
+}
+
+/** Each example's input (and output, when given) must satisfy the tool's schemas. */
+function checkExamples(
+  id: string,
+  examples: readonly ToolExample[] | undefined,
+  input: Validator,
+  output: Validator,
+  problems: string[],
+): boolean {
+  if (examples === undefined) return true
+  const before = problems.length
+  if (!Array.isArray(examples)) {
+    problems.push(`${id}: examples must be an array`)
+    return false
+  }
+  for (const [i, example] of examples.entries()) {
+    const fields = (validator: Validator, value: unknown) =>
+      validator
+        .errors(value)
+        .map((e) => `${e.pointer || '/'} ${e.message}`)
+        .join('; ')
+    if (example === null || typeof example !== 'object' || !('input' in example)) {
+      problems.push(`${id}: examples[${i}] needs an input`)
+      continue
+    }
+    if (!input.check(example.input))
+      problems.push(
+        `${id}: examples[${i}].input does not match the input schema: ${fields(input, example.input)}`,
+      )
+    if (example.output !== undefined && !output.check(example.output))
+      problems.push(
+        `${id}: examples[${i}].output does not match the output schema: ${fields(output, example.output)}`,
+      )
+  }
+  return problems.length === before
 }
 
 function compareTools(a: { name: string; version: string }, b: { name: string; version: string }): number {
@@ -131,6 +168,9 @@ export class Registry {
       }
       seen.add(id)
       try {
+        const inputValidator = compileValidator(spec.input)
+        const outputValidator = compileValidator(spec.output)
+        if (!checkExamples(id, spec.examples, inputValidator, outputValidator, problems)) continue
         prepared.push(
           Object.freeze({
             id,
@@ -151,9 +191,12 @@ export class Registry {
             permission: spec.permission,
             area: options.area,
             http: Object.freeze(http),
+            examples: Object.freeze(
+              (spec.examples ?? []).map((example: ToolExample) => Object.freeze({ ...example })),
+            ),
             handler: spec.handler,
-            inputValidator: compileValidator(spec.input),
-            outputValidator: compileValidator(spec.output),
+            inputValidator,
+            outputValidator,
           }),
         )
       } catch (error) {

@@ -90,6 +90,18 @@ export interface ToolContext {
 }
 
 /**
+ * A worked call of a tool: an input it accepts and, when it is deterministic, the output it gives.
+ * Registration checks both against the schemas, so a wrong example fails at once; the README's tool
+ * table, the OpenAPI and MCP catalogs (JSON Schema `examples`) and the fuzz test's valid inputs are
+ * taken from them.
+ */
+export interface ToolExample<I = unknown, O = unknown> {
+  title?: string
+  input: I
+  output?: O
+}
+
+/**
  * A tool declaration. `C` is the context its handler gets: the base ToolContext for tools declared
  * outside the daemon (plugins), or the daemon's area context (services, collections, config) for
  * tools of an area.
@@ -122,15 +134,22 @@ export interface ToolSpec<I extends TSchema = TSchema, O extends TSchema = TSche
    * both `PATCH` and `PUT` on `/connections/{id}`. Path parameters name input properties.
    */
   http?: HttpBinding | readonly HttpBinding[]
+  /** Worked calls; the first one is the tool's typical call (see ToolExample). */
+  examples?: readonly ToolExample<Static<I>, Static<O>>[]
   handler(input: Static<I>, ctx: C): Promise<Static<O>> | Static<O>
 }
 
 /** A registered, frozen declaration with its derived fields. */
 export interface ToolDeclaration
   extends Required<
-    Omit<ToolSpec<TSchema, TSchema, any>, 'deprecation' | 'limits' | 'errors' | 'permission' | 'http'>
+    Omit<
+      ToolSpec<TSchema, TSchema, any>,
+      'deprecation' | 'limits' | 'errors' | 'permission' | 'http' | 'examples'
+    >
   > {
   id: string
+  /** Its examples, checked against its schemas (empty when it declares none). */
+  examples: readonly ToolExample[]
   errors: readonly ProblemCode[]
   /** Its REST bindings, in declaration order (empty when it has none). */
   http: readonly DeclaredBinding[]

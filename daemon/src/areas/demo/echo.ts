@@ -15,5 +15,6 @@ export const demoEcho = defineTool({
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['demo'],
   timeoutMs: 1000,
+  examples: [{ title: 'Echo a greeting', input: { text: 'hello' }, output: { text: 'hello' } }],
   handler: ({ text }) => ({ text }),
 })

@@ -36,6 +36,10 @@ export const probe = tool({
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['introspection'],
   http: { method: 'GET', path: '/admin/probe' },
+  examples: [
+    { title: 'The events of one trace', input: { trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' } },
+    { title: 'The calls of one step of a task', input: { task_id: 'order-42', step: 'charge', limit: 50 } },
+  ],
   handler: async ({ task_id, trace_id, step, limit }, { journal }) => {
     let events = await (task_id ? journal.byTask(task_id, SCAN) : journal.byTrace(trace_id!, SCAN))
     if (task_id && trace_id) events = events.filter((e) => e.trace_id === trace_id)

@@ -37,6 +37,7 @@ export const memoryProbe = defineTool({
   hints: { readOnly: true, idempotent: false, openWorld: false },
   capabilities: ['introspection'],
   timeoutMs: 1000,
+  examples: [{ title: 'Memory of the daemon and the machine', input: {} }],
   handler: () => {
     const m = process.memoryUsage()
     const total = totalmem()
@@ -85,6 +86,10 @@ export const introspectTools = tool({
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['introspection'],
   timeoutMs: 1000,
+  examples: [
+    { title: 'Tools about time', input: { query: 'time' } },
+    { title: 'Every version of the crypto tools', input: { capability: 'crypto', all_versions: true } },
+  ],
   handler: ({ query, capability, all_versions }, { registry }) => {
     const q = query?.toLowerCase()
     const list = all_versions ? registry.tools() : registry.currentTools()

@@ -50,6 +50,7 @@ function contentTool(name: string, title: string, content: () => Array<Record<st
     stability: 'experimental',
     hints: { readOnly: true, idempotent: true, openWorld: false },
     capabilities: [MCP_CONTENT],
+    examples: [{ input: {}, output: { content: content() } }],
     handler: () => ({ content: content() }),
   })
 }
@@ -104,6 +105,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT, MCP_CLIENT],
+    examples: [{ title: 'Over MCP (it logs to the client)', input: {} }],
     handler: async (_input, ctx) => {
       const channel = client(ctx)
       channel.log('info', 'Tool execution started')
@@ -123,6 +125,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT],
+    examples: [{ input: {}, output: text('Tool with progress executed successfully') }],
     handler: async (_input, ctx) => {
       ctx.progress({ progress: 0, total: 100 })
       await sleep(50, ctx.signal)
@@ -141,6 +144,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     errors: ['upstream_error'],
     stability: 'experimental',
+    examples: [{ title: 'Fails with upstream_error', input: {} }],
     handler: () => {
       throw new ProblemError(ERRORS.upstream_error, {
         reason: 'This tool intentionally returns an error for testing',
@@ -156,6 +160,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT, MCP_CLIENT],
+    examples: [{ title: 'Over MCP, with a client that samples', input: { prompt: 'Say hello' } }],
     handler: async ({ prompt }, ctx) => {
       const channel = client(ctx)
       if (!channel.capabilities['sampling'])
@@ -176,6 +181,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT, MCP_CLIENT],
+    examples: [{ title: 'Over MCP, with a client that elicits', input: { message: 'Who are you?' } }],
     handler: async ({ message }, ctx) => {
       const channel = client(ctx)
       if (!channel.capabilities['elicitation']) {
@@ -204,6 +210,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT, MCP_CLIENT],
+    examples: [{ title: 'Over MCP, with a client that elicits', input: {} }],
     handler: (_input, ctx) =>
       elicit(ctx, 'Please review and update the form fields with defaults', {
         type: 'object',
@@ -230,6 +237,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT, MCP_CLIENT],
+    examples: [{ title: 'Over MCP, with a client that elicits', input: {} }],
     handler: (_input, ctx) =>
       elicit(ctx, 'Please select options from the enum fields', {
         type: 'object',
@@ -283,6 +291,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT, MCP_CLIENT],
+    examples: [{ title: 'Over MCP Streamable HTTP', input: {} }],
     handler: async (_input, ctx) => {
       client(ctx).closeStream()
       await sleep(100, ctx.signal)
@@ -306,6 +315,7 @@ export const conformanceTools: ToolSpec<any, any>[] = [
     output: Content,
     stability: 'experimental',
     capabilities: [MCP_CONTENT],
+    examples: [{ input: { name: 'Ada', address: { city: 'London' } }, output: text('Hello, Ada') }],
     handler: (input: { name?: string }) => text(`Hello, ${input.name ?? 'world'}`),
   }),
 ]

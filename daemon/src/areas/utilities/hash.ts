@@ -50,6 +50,28 @@ export const hashDigest = defineTool({
   hints: { readOnly: true, idempotent: true, openWorld: false },
   capabilities: ['crypto'],
   timeoutMs: 5000,
+  examples: [
+    {
+      title: 'SHA-256 of a text, hex',
+      input: { text: 'hello' },
+      output: {
+        algorithm: 'sha256',
+        encoding: 'hex',
+        digest: '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824',
+        bytes: 5,
+      },
+    },
+    {
+      title: 'SHA-256 of base64 bytes, base64url',
+      input: { base64: 'aGVsbG8=', encoding: 'base64url' },
+      output: {
+        algorithm: 'sha256',
+        encoding: 'base64url',
+        digest: 'LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ',
+        bytes: 5,
+      },
+    },
+  ],
   handler: (input) => {
     const data =
       input.text !== undefined ? Buffer.from(input.text, 'utf8') : Buffer.from(input.base64 ?? '', 'base64')

@@ -26,5 +26,12 @@ export const textStats = defineTool({
   capabilities: ['text'],
   timeoutMs: 5000,
   // Segmenting a megabyte takes a second of CPU: off the event loop, stopped by the timeout.
+  examples: [
+    {
+      title: 'Counts of a short text',
+      input: { text: 'Hello world. How are you?\nFine 👋🏽' },
+      output: { code_points: 33, graphemes: 32, utf8_bytes: 39, words: 6, lines: 2, sentences: 3 },
+    },
+  ],
   handler: offThread<{ text: string }, TextStats>(new URL('./text-work.ts', import.meta.url), 'stats'),
 })

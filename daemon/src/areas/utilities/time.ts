@@ -55,6 +55,21 @@ export const timeNow = defineTool({
   hints: { readOnly: true, idempotent: false, openWorld: false },
   capabilities: ['time'],
   timeoutMs: 1000,
+  examples: [
+    { title: 'Now, in a time zone', input: { zone: 'Europe/Paris' } },
+    {
+      title: 'An instant in a time zone',
+      input: { zone: 'Europe/Paris', at: '2026-07-14T10:00:00Z' },
+      output: {
+        iso: '2026-07-14T10:00:00.000Z',
+        epoch_ms: 1784023200000,
+        zone: 'Europe/Paris',
+        local: '2026-07-14T12:00:00',
+        offset: '+02:00',
+        weekday: 'Tuesday',
+      },
+    },
+  ],
   handler: ({ zone = 'UTC', at }) => {
     if (!validZone(zone)) {
       throw new ProblemError(
