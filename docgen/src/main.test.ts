@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { defineTool, Registry } from '@arw/registry'
@@ -41,8 +41,14 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function run(argv: string[], generate: () => Promise<Generated> = async () => generated()) {
-  return main(argv, { generate, out: (l) => out.push(l), err: (l) => err.push(l), cwd: dir })
+function run(argv: string[], generate: () => Promise<Generated> = async () => generated(), root?: string) {
+  return main(argv, {
+    generate,
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    cwd: dir,
+    ...(root ? { root } : {}),
+  })
 }
 
 describe('docgen main', () => {
@@ -56,6 +62,33 @@ describe('docgen main', () => {
     expect(await run(['--check', '--dir', dir])).toBe(EXIT.ok)
     expect(out).toEqual(['docgen: ./ is up to date (4 files from 1 tool version, 0 event kinds, 0 routes)'])
     expect(err).toEqual([])
+  })
+
+  it('counts the files it writes outside spec/ (the README, the client types) with the others', async () => {
+    const root = join(dir, 'repo')
+    const spec = join(dir, 'spec')
+    await mkdir(root)
+    const withOutside = (readme: string) => async (): Promise<Generated> => ({
+      ...generated(),
+      outside: new Map([
+        ['README.md', readme],
+        ['types.gen.ts', 'export {}\n'],
+      ]),
+    })
+    expect(await run(['--dir', spec], withOutside('# v1\n'), root)).toBe(EXIT.ok)
+    expect(out.filter((l) => l.startsWith('wrote'))).toHaveLength(6)
+    expect(out.at(-1)).toBe(
+      'docgen: spec/ has 4 generated files and 2 outside it from 1 tool version, 0 event kinds, 0 routes: 6 written, 0 removed, 0 unchanged',
+    )
+    expect(await readFile(join(root, 'README.md'), 'utf8')).toBe('# v1\n')
+    out = []
+    expect(await run(['--dir', spec], withOutside('# v2\n'), root)).toBe(EXIT.ok)
+    expect(out).toEqual([
+      'wrote   README.md',
+      'docgen: spec/ has 4 generated files and 2 outside it from 1 tool version, 0 event kinds, 0 routes: 1 written, 0 removed, 5 unchanged',
+    ])
+    expect(await run(['--check', '--dir', spec], withOutside('# v3\n'), root)).toBe(EXIT.stale)
+    expect(err).toEqual(['stale   README.md', 'docgen: generated files are out of date; run: npm run docgen'])
   })
 
   it('--check fails on a stale file, lists it with the fix, and writes nothing', async () => {

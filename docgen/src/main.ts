@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import type { Registry } from '@arw/registry'
 import { RegistryError } from '@arw/registry'
 import { type CompatLock, checkCompat, compatLock, compatLockText, SpecError, specFiles } from '@arw/spec'
+import { README, toolTable, withToolTable } from './readme-tools.ts'
 import { checkSpec, writeSpec } from './spec-dir.ts'
 
 /** The spec/ directory at the repository root, wherever docgen is run from. */
@@ -41,7 +42,9 @@ export const HELP = `Usage: npm run docgen -- [--check] [--compat | --compat-upd
 Builds the daemon's full registry and route list without starting a server, and writes spec/:
 openapi.yaml, asyncapi.yaml, mcp-tools.json and schemas/<name>@<version>.json. Unchanged files are
 left untouched; schema files of tool versions that no longer exist are deleted. Files docgen does not
-generate (such as spec/compat.lock.json) are never touched.
+generate (such as spec/compat.lock.json) are never touched. Outside spec/ it writes the typed
+client's types (crates-ts/openapi-client/src/openapi.gen.ts) and the README's tool table (between
+its docgen:tools markers); --check compares those too.
 
 Options:
   --check       Regenerate in memory and compare with spec/ byte for byte; write nothing.
@@ -68,7 +71,10 @@ export interface Generated {
   files: Map<string, string>
   /** The registry documented (the compatibility guard reads it). */
   registry?: Registry
-  /** Generated files outside spec/ (the typed OpenAPI client), by path from the repository root. */
+  /**
+   * Generated files outside spec/ (the typed OpenAPI client, the README with its tool table), by
+   * path from the repository root.
+   */
   outside?: Map<string, string>
   tools: number
   events: number
@@ -81,6 +87,8 @@ export interface MainDeps {
   err(line: string): void
   /** Directory paths are printed relative to this. */
   cwd: string
+  /** Where the files outside spec/ are (default: the repository root). */
+  root?: string
 }
 
 /** The product's declarations, imported only when needed so `--help` works even if they do not load. */
@@ -91,9 +99,13 @@ export async function generateFromDaemon(): Promise<Generated> {
   const registry = createRegistry({ config })
   const routes = routeDocs(servedAreas(config))
   const files = specFiles({ registry, routes, version: DAEMON_VERSION })
+  const readme = await readFile(join(REPO_ROOT, README), 'utf8')
   return {
     files,
-    outside: new Map([[CLIENT_TYPES, await openApiClientTypes(files.get('openapi.yaml') ?? '')]]),
+    outside: new Map([
+      [CLIENT_TYPES, await openApiClientTypes(files.get('openapi.yaml') ?? '')],
+      [README, withToolTable(readme, toolTable(registry))],
+    ]),
     registry,
     tools: registry.tools().length,
     events: registry.events().length,
@@ -143,6 +155,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
   const outside = near.split(/[\\/]/)[0] === '..' || isAbsolute(near)
   const shown = (outside ? resolve(options.dir) : near || '.').replace(/[\\/]+$/, '')
   const label = (path: string) => `${shown}/${path}`
+  const root = deps.root ?? REPO_ROOT
 
   let generated: Generated
   try {
@@ -167,7 +180,7 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
       const drift = await checkSpec(options.dir, generated.files)
       let outsideStale = 0
       for (const [path, content] of generated.outside ?? []) {
-        const current = await readFile(join(REPO_ROOT, path), 'utf8').catch(() => undefined)
+        const current = await readFile(join(root, path), 'utf8').catch(() => undefined)
         if (current === content) continue
         outsideStale++
         deps.err(`${current === undefined ? 'missing' : 'stale  '} ${path}`)
@@ -185,16 +198,25 @@ export async function main(argv: readonly string[], deps: MainDeps): Promise<num
       return EXIT.stale
     }
     const summary = await writeSpec(options.dir, generated.files)
-    for (const [path, content] of generated.outside ?? []) {
-      const current = await readFile(join(REPO_ROOT, path), 'utf8').catch(() => undefined)
-      if (current === content) continue
-      await writeFile(join(REPO_ROOT, path), content)
+    // Files outside spec/ count like the others: every file written is in the summary's figures.
+    const outsideFiles = generated.outside ?? new Map<string, string>()
+    let written = summary.written.length
+    let unchanged = summary.unchanged
+    for (const [path, content] of outsideFiles) {
+      const current = await readFile(join(root, path), 'utf8').catch(() => undefined)
+      if (current === content) {
+        unchanged++
+        continue
+      }
+      await writeFile(join(root, path), content)
+      written++
       deps.out(`wrote   ${path}`)
     }
     for (const path of summary.written) deps.out(`wrote   ${label(path)}`)
     for (const path of summary.removed) deps.out(`removed ${label(path)}`)
+    const besides = outsideFiles.size > 0 ? ` and ${outsideFiles.size} outside it` : ''
     deps.out(
-      `docgen: ${shown}/ has ${plural(generated.files.size, 'generated file')} from ${source}: ${summary.written.length} written, ${summary.removed.length} removed, ${summary.unchanged} unchanged`,
+      `docgen: ${shown}/ has ${plural(generated.files.size, 'generated file')}${besides} from ${source}: ${written} written, ${summary.removed.length} removed, ${unchanged} unchanged`,
     )
     return EXIT.ok
   } catch (error) {

@@ -89,3 +89,9 @@ export function toJsonObject(value: unknown, where: string, problems: string[]):
 export function jsonText(value: unknown): string {
   return `${JSON.stringify(value, null, 2)}\n`
 }
+
+/** `schema` with JSON Schema's `examples` annotation set to `values` (unchanged when there are none). */
+export function withExamples(schema: JsonObject, values: readonly unknown[]): JsonObject {
+  if (values.length === 0) return schema
+  return { ...schema, examples: structuredClone(values) as JsonValue[] }
+}

@@ -1,5 +1,5 @@
 import type { Registry } from '@arw/registry'
-import { type JsonObject, toJsonObject } from './json.ts'
+import { type JsonObject, toJsonObject, withExamples } from './json.ts'
 import { mcpListing } from './mcp-names.ts'
 import { throwIfProblems } from './spec-error.ts'
 
@@ -58,8 +58,15 @@ export function emitMcpCatalog(registry: Registry): McpCatalog {
       name,
       title: tool.title,
       description: tool.description,
-      inputSchema: toJsonObject(tool.input, `tool ${tool.id} input schema`, problems),
-      outputSchema: toJsonObject(tool.output, `tool ${tool.id} output schema`, problems),
+      // The tool's declared examples, as JSON Schema 2020-12 `examples` (an annotation validators ignore).
+      inputSchema: withExamples(
+        toJsonObject(tool.input, `tool ${tool.id} input schema`, problems),
+        tool.examples.map((e) => e.input),
+      ),
+      outputSchema: withExamples(
+        toJsonObject(tool.output, `tool ${tool.id} output schema`, problems),
+        tool.examples.flatMap((e) => (e.output === undefined ? [] : [e.output])),
+      ),
       annotations,
       _meta: meta,
     })

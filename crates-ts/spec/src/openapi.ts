@@ -1,6 +1,7 @@
 import { isProblemCode, PROBLEM_CONTENT_TYPE, type ProblemCode } from '@arw/protocol'
 import { type RegisteredTool, type Registry, type ServedBinding, takesQuery } from '@arw/registry'
 import {
+  type ExampleObject,
   type HeadersObject,
   type MediaTypeObject,
   type OpenAPIObject,
@@ -598,6 +599,7 @@ function toolOperation(
             },
             additionalProperties: false,
           },
+          ...invokeExamples(tool),
         },
       },
     },
@@ -605,6 +607,19 @@ function toolOperation(
     ...toolExtensions(tool, label, problems),
   }
   return { path: `/tools/${tool.id}:invoke`, method: 'POST', operation, label }
+}
+
+/** The tool's declared examples as request bodies of its `:invoke` operation. */
+function invokeExamples(tool: RegisteredTool): { examples?: Record<string, ExampleObject> } {
+  if (tool.examples.length === 0) return {}
+  const examples: Record<string, ExampleObject> = {}
+  tool.examples.forEach((example, i) => {
+    examples[`example-${i + 1}`] = {
+      ...(example.title ? { summary: example.title } : {}),
+      value: { input: structuredClone(example.input) },
+    }
+  })
+  return { examples }
 }
 
 /**
