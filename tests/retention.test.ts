@@ -54,7 +54,9 @@ describe.each(backends)('journal retention on $name', (backend) => {
     await waitExit(first.proc)
 
     // Restarted with a size budget: the start pass removes the oldest records in the background.
-    const second = scratch.keep(await startChild({ ...env, ARW_JOURNAL_RETENTION: '256KB' }))
+    const second = scratch.keep(
+      await startChild({ ...env, ARW_JOURNAL_RETENTION: '256KB', ARW_LOG_LEVEL: 'info' }),
+    )
     let events = await stats(second.url)
     for (let i = 0; i < 200 && events.oldest === 1; i++) {
       await new Promise((r) => setTimeout(r, 50))
@@ -63,6 +65,10 @@ describe.each(backends)('journal retention on $name', (backend) => {
     const { oldest, head } = events
     expect(oldest).toBeGreaterThan(100)
     expect(oldest).toBeLessThan(head)
+    // The operator sees it in the log.
+    const logged = () => second.output().includes('journal retention removed old records')
+    for (let i = 0; i < 100 && !logged(); i++) await new Promise((r) => setTimeout(r, 20))
+    expect(second.output()).toMatch(new RegExp(`"removed":${oldest - 1},"oldest":${oldest}`))
 
     for (const resume of [
       { url: `${second.url}/admin/events`, headers: { ...admin, 'last-event-id': '5' } },

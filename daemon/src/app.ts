@@ -78,7 +78,21 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     store = await Store.open({
       location: config.store ?? config.stateDir,
       durability: config.durability,
-      ...(config.journalRetention ? { retention: config.journalRetention } : {}),
+      ...(config.journalRetention
+        ? {
+            retention: {
+              ...config.journalRetention,
+              onPass: (pass: { removed: number; oldest: number; error?: unknown }) => {
+                if (pass.error) logger.error({ err: pass.error }, 'journal retention failed')
+                else if (pass.removed > 0)
+                  logger.info(
+                    { removed: pass.removed, oldest: pass.oldest },
+                    'journal retention removed old records',
+                  )
+              },
+            },
+          }
+        : {}),
     })
   } catch (error) {
     lock.release()

@@ -33,7 +33,11 @@ export interface StoreOptions {
    * Removes old journal records (off when absent): once when the store opens, then every
    * `intervalMs` (default RETENTION_INTERVAL_MS), in the background.
    */
-  retention?: JournalRetention & { intervalMs?: number }
+  retention?: JournalRetention & {
+    intervalMs?: number
+    /** Told the outcome of each background pass (for the daemon's log). */
+    onPass?: (pass: { removed: number; oldest: number; error?: unknown }) => void
+  }
 }
 
 /** How often journal retention runs by default. */
@@ -52,7 +56,7 @@ export class Store {
   readonly #collections = new Map<string, Collection<unknown>>()
   readonly #sweep: NodeJS.Timeout
   #sweeping: Promise<void> | undefined
-  readonly #retention: JournalRetention | undefined
+  readonly #retention: StoreOptions['retention']
   readonly #retainTimer: NodeJS.Timeout | undefined
   #retaining: Promise<number> | undefined
   readonly #closing = new AbortController()
@@ -73,7 +77,11 @@ export class Store {
     this.#sweep.unref()
     if (retention && (retention.maxAgeMs !== undefined || retention.maxBytes !== undefined)) {
       this.#retention = retention
-      const pass = () => void this.retain().catch(() => {})
+      const pass = () =>
+        void this.retain().then(
+          (removed) => retention.onPass?.({ removed, oldest: this.journal.oldest }),
+          (error: unknown) => retention.onPass?.({ removed: 0, oldest: this.journal.oldest, error }),
+        )
       this.#retainTimer = setInterval(pass, retention.intervalMs ?? RETENTION_INTERVAL_MS)
       this.#retainTimer.unref()
       pass()

@@ -303,7 +303,7 @@ export class LmdbBackend implements Backend {
       const upTo = over ? newest : Math.min(old, newest)
       const keys: number[] = []
       let to = 0
-      for (const { key, value } of this.#events.getRange({ end: upTo + 1 })) {
+      for (const { key, value } of this.#events.getRange({ start: this.oldest, end: upTo + 1 })) {
         const last = (key as number) + lineCount(value) - 1
         if (last > upTo || (keys.length > 0 && last - this.oldest + 1 > RETENTION_CHUNK)) break
         keys.push(key as number)
