@@ -247,6 +247,24 @@ describe('debug UI in Chromium', () => {
     await bothSizes('events-trace')
   })
 
+  it("offers the tool's declared examples: one fills the JSON input and invokes to its declared output", async () => {
+    await page.goto(`${base}/debug#/tools/hash.digest@1.0.0`)
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Win).document.getElementById('tool-heading')?.textContent === 'Hash text',
+    )
+    const example = page.locator('[data-testid="example-2"]')
+    expect(await example.textContent()).toBe('SHA-256 of base64 bytes, base64url')
+    await example.click()
+    const json = JSON.parse(await page.locator('#input-json').inputValue())
+    expect(json).toEqual({ base64: 'aGVsbG8=', encoding: 'base64url' })
+    await page.locator('form.invoke-form button[type="submit"]').click()
+    await page.locator('.result .success').waitFor()
+    expect(await text('.result .success pre.json')).toContain(
+      '"digest": "LPJNul-wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ"',
+    )
+  })
+
   it('builds a form from the schema and puts server problems next to the fields they name', async () => {
     await page.goto(`${base}/debug#/tools/uitest.form@1.0.0`)
     await page.waitForFunction(

@@ -1056,6 +1056,14 @@ export interface operations {
                         output: unknown;
                         /** @description Problem codes the tool declares. */
                         errors: string[];
+                        /** @description The tool's declared examples, its typical call first. */
+                        examples: {
+                            title?: string;
+                            /** @description An input the tool accepts (checked against its schema). */
+                            input: unknown;
+                            /** @description What the tool answers to it, when deterministic. */
+                            output?: unknown;
+                        }[];
                     };
                 };
             };

@@ -30,6 +30,16 @@ export const ToolSchemas = Type.Object({
   input: Type.Unknown({ description: 'JSON Schema 2020-12 of the input.' }),
   output: Type.Unknown({ description: 'JSON Schema 2020-12 of the output.' }),
   errors: Type.Array(Type.String(), { description: 'Problem codes the tool declares.' }),
+  examples: Type.Array(
+    Type.Object({
+      title: Type.Optional(Type.String()),
+      input: Type.Unknown({ description: 'An input the tool accepts (checked against its schema).' }),
+      output: Type.Optional(
+        Type.Unknown({ description: 'What the tool answers to it, when deterministic.' }),
+      ),
+    }),
+    { description: "The tool's declared examples, its typical call first." },
+  ),
 })
 
 export const toolSchemaRoute = route({
@@ -56,6 +66,7 @@ export const toolSchemaRoute = route({
         input: tool.input,
         output: tool.output,
         errors: [...tool.errors],
+        examples: tool.examples.map((e) => ({ ...e })),
       }
     },
 })

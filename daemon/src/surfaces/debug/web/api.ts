@@ -28,6 +28,7 @@ export interface ToolSchemas {
   input: Record<string, unknown>
   output: Record<string, unknown>
   errors: string[]
+  examples?: Array<{ title?: string; input: unknown; output?: unknown }>
 }
 
 export interface Metric {

@@ -207,6 +207,14 @@ function ToolDetail(props: {
     }
   }
 
+  const examples = schemas && 'input' in schemas ? (schemas.examples ?? []) : []
+  // An example goes into the JSON editor as is (the form cannot show every input a schema allows).
+  const useExample = (example: { input: unknown }) => {
+    setJsonText(JSON.stringify(example.input, null, 2))
+    setJsonMode(true)
+    setCall({ state: 'idle' })
+  }
+
   const toggleJson = () => {
     if (!jsonMode && input) setJsonText(JSON.stringify(buildInput(input, draft).input, null, 2))
     setJsonMode(!jsonMode)
@@ -284,6 +292,22 @@ function ToolDetail(props: {
               {jsonMode ? 'Edit as form' : 'Edit as JSON'}
             </button>
           </div>
+          {examples.length > 0 ? (
+            <p class="examples">
+              Examples:{' '}
+              {examples.map((example, i) => (
+                <button
+                  key={i}
+                  type="button"
+                  class="small"
+                  data-testid={`example-${i + 1}`}
+                  onClick={() => useExample(example)}
+                >
+                  {example.title ?? `example ${i + 1}`}
+                </button>
+              ))}
+            </p>
+          ) : null}
           {jsonMode ? (
             <div class="field" data-pointer="">
               <label for="input-json">Input JSON</label>
