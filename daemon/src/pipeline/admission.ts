@@ -37,6 +37,13 @@ const noop: Release = () => {}
  */
 export class Admission {
   readonly #gates = new Map<string, Gate>()
+  readonly #refusals = new Set<(key: string) => void>()
+
+  /** Tells `listener` the key of every refused call (areas count refusals of the keys they own). */
+  onRefused(listener: (key: string) => void): () => void {
+    this.#refusals.add(listener)
+    return () => this.#refusals.delete(listener)
+  }
 
   /** Sets (or, with undefined, removes) the limits of a key. Calls running under it keep their slot. */
   configure(key: string, limits: Limits | undefined): void {
@@ -90,6 +97,10 @@ export class Admission {
     // A call refused for want of a slot did not run: it gives its tokens back.
     const refund = (error: unknown): never => {
       for (const gate of charged) gate.tokens += 1
+      if (this.#refusals.size > 0 && error instanceof ProblemError) {
+        const key = error.params['scope'] ?? error.params['tool']
+        if (typeof key === 'string') for (const listener of this.#refusals) listener(key)
+      }
       throw error
     }
     try {
