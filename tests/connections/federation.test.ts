@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { FastifyInstance } from 'fastify'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { control, invoke, linkWeather, resetControl, rest, StateDir } from './support.ts'
 
 let state: StateDir
@@ -41,5 +41,122 @@ describe('a local module linked under a service namespace', () => {
     expect(link.health.errors.join('\n')).toMatch(/broken: malformed schema/)
     expect(link.health.errors.join('\n')).toMatch(/get_time: weather\.get_time is already the name/)
     expect(link.health.ok).toBe(false)
+  })
+})
+
+describe('a link that goes down', () => {
+  it('keeps its tools listed; they answer unavailable with the link state until it is up again', async () => {
+    const off = await rest(app, 'POST', '/connections/c-weather/toggle', { enabled: false })
+    expect(off.status).toBe(200)
+    expect(off.body.connection.status).toBe('disabled')
+    const listed = await rest(app, 'GET', '/admin/introspect/tools')
+    expect(JSON.stringify(listed.body)).toContain('weather.forecast@1.0.0')
+    const res = await invoke(app, 'weather.forecast', { city: 'Oslo' })
+    expect(res.status).toBe(503)
+    expect(res.body.code).toBe('unavailable')
+    expect(res.body.detail).toMatch(/link weather \(l-weather\) is down/)
+    expect(control().calls).toBe(0)
+    const on = await rest(app, 'POST', '/connections/c-weather/toggle', {})
+    expect(on.body.connection.enabled).toBe(true)
+    const again = await invoke(app, 'weather.forecast', { city: 'Oslo' })
+    expect(again.status).toBe(200)
+    const links = await rest(app, 'GET', '/links?connectionId=c-weather')
+    expect(links.body.links[0]).toMatchObject({ id: 'l-weather', status: 'up' })
+  })
+})
+
+describe('retries', () => {
+  it('retries a failed call that is safe to repeat, with backoff, and records backoff_applied', async () => {
+    control().failures = 2
+    const head = app.arw.journal.head
+    const res = await invoke(app, 'weather.flaky_read', {})
+    expect(res.status).toBe(200)
+    expect(res.body.output).toEqual({ ok: true })
+    expect(control().calls).toBe(3)
+    await new Promise((r) => setTimeout(r, 50))
+    const events = (await app.arw.journal.read(head, 100)).filter(
+      (e) => e.kind === 'connections.backoff_applied',
+    )
+    expect(events.map((e) => (e.payload as { attempt: number }).attempt)).toEqual([1, 2])
+    expect(events[0]!.payload).toMatchObject({ id: 'c-weather', tool: 'weather.flaky_read@1.0.0' })
+  })
+
+  it('never retries a call that is not safe to repeat: one attempt, upstream_error with the excerpt', async () => {
+    control().failures = 1
+    const res = await invoke(app, 'weather.unsafe_write', {})
+    expect(res.status).toBe(502)
+    expect(res.body.code).toBe('upstream_error')
+    expect(res.body.detail).toMatch(/status 503.*temporarily unavailable/)
+    expect(control().calls).toBe(1)
+  })
+
+  it('gives up after maxAttempts', async () => {
+    control().failures = 10
+    const res = await invoke(app, 'weather.flaky_read', {})
+    expect(res.status).toBe(502)
+    expect(control().calls).toBe(3)
+  })
+})
+
+describe('per-connection admission', () => {
+  it('never runs more than the concurrency cap upstream; beyond the queue, rate_limited with Retry-After', async () => {
+    await linkWeather(app, 'capped', { concurrency: { max: 2, queue: 1 } })
+    const calls = await Promise.all(Array.from({ length: 6 }, () => invoke(app, 'capped.slow', { ms: 300 })))
+    const ok = calls.filter((c) => c.status === 200)
+    const refused = calls.filter((c) => c.status === 429)
+    expect(ok).toHaveLength(3)
+    expect(refused).toHaveLength(3)
+    for (const r of refused) {
+      expect(r.body.code).toBe('rate_limited')
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0)
+    }
+    expect(control().maxRunning).toBe(2)
+  })
+
+  it('refuses calls over the rate limit with rate_limited and Retry-After, and says so in an event', async () => {
+    await linkWeather(app, 'rated', { rateLimit: { perSecond: 0.5, burst: 2 } })
+    const head = app.arw.journal.head
+    const results = []
+    for (let i = 0; i < 3; i++) results.push(await invoke(app, 'rated.forecast', { city: 'Rome' }))
+    expect(results.map((r) => r.status)).toEqual([200, 200, 429])
+    expect(results[2]!.body.retry_after).toBeGreaterThan(0)
+    expect(Number(results[2]!.headers['retry-after'])).toBeGreaterThan(0)
+    expect(control().calls).toBe(2)
+    let noted: unknown[] = []
+    for (let i = 0; i < 40 && noted.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100))
+      noted = (await app.arw.journal.read(head, 100)).filter(
+        (e) => e.kind === 'connections.rate_limited' && (e.payload as { id: string }).id === 'c-rated',
+      )
+    }
+    expect(noted[0]).toMatchObject({ payload: { id: 'c-rated', source: 'admission', count: 1 } })
+  })
+})
+
+describe('the circuit breaker of a connection', () => {
+  it('opens after repeated upstream failures, refuses at once, and closes after a successful probe', async () => {
+    await linkWeather(app, 'brk', {
+      breaker: { failures: 3, halfOpenAfterMs: 200 },
+      retry: { maxAttempts: 1 },
+    })
+    const head = app.arw.journal.head
+    control().down = 500
+    for (let i = 0; i < 3; i++) expect((await invoke(app, 'brk.forecast', { city: 'X' })).status).toBe(502)
+    const open = await invoke(app, 'brk.forecast', { city: 'X' })
+    expect(open.status).toBe(503)
+    expect(open.body.detail).toMatch(/circuit is open/)
+    expect(control().calls).toBe(3)
+    expect((await rest(app, 'GET', '/connections/c-brk')).body.connection.status).toBe('error')
+    control().down = undefined
+    let recovered: { status: number } = open
+    for (let i = 0; i < 50 && recovered.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 50))
+      recovered = await invoke(app, 'brk.forecast', { city: 'X' })
+    }
+    expect(recovered.status).toBe(200)
+    const states = (await app.arw.journal.read(head, 200))
+      .filter((e) => e.kind === 'connections.breaker_changed')
+      .map((e) => (e.payload as { state: string }).state)
+    expect(states).toEqual(['open', 'half_open', 'closed'])
   })
 })

@@ -39,7 +39,10 @@ export class StateDir {
     const base = testConfig({ stateDir: this.dir, adminTokenSha256: sha256Hex(TEST_TOKEN), ...overrides })
     const config: Config = {
       ...base,
-      areas: { ...base.areas, connections: { ...(base.areas['connections'] as object), healthMs: 0, ...areas } },
+      areas: {
+        ...base.areas,
+        connections: { ...(base.areas['connections'] as object), healthMs: 0, ...areas },
+      },
     }
     return buildApp({ config })
   }

@@ -5451,6 +5451,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description Problem with code upstream_error. */
+            502: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "upstream_error";
+                    };
+                };
+            };
             /** @description Problem with code unavailable. */
             503: {
                 headers: {

@@ -2,6 +2,7 @@ import { ERRORS, isProblemError, ProblemError } from '@arw/protocol'
 import type { Registry, ToolContext, ToolSpec } from '@arw/registry'
 import type { Journal } from '@arw/store'
 import type { Logger } from 'pino'
+import type { TSchema } from 'typebox'
 import type { Admission } from '../../pipeline/admission.ts'
 import type { ConnectionsConfig } from './config.ts'
 import {
@@ -589,13 +590,10 @@ export class Federation {
   ): unknown {
     if (isProblemError(error)) return error
     if (error instanceof BrokenCircuitError) {
-      return new ProblemError(
-        ERRORS.unavailable,
-        {
-          reason: `connection ${connection.id}: the circuit is open after repeated upstream failures; retry later`,
-        },
-        { retry_after: Math.max(1, Math.ceil(connection.breaker.halfOpenAfterMs / 1000)) },
-      )
+      const seconds = Math.max(1, Math.ceil(connection.breaker.halfOpenAfterMs / 1000))
+      return new ProblemError(ERRORS.unavailable, {
+        reason: `connection ${connection.id}: the circuit is open after repeated upstream failures; retry after ${seconds} s`,
+      })
     }
     if (error instanceof UpstreamError) {
       if (error.timedOut) return new ProblemError(ERRORS.timeout, { tool, timeoutMs })
@@ -830,20 +828,22 @@ export function describe(error: unknown, secret: string | undefined): string {
 }
 
 /** The registry declaration of one imported tool; its handler is the federation's call. */
-export function toolSpec(tool: ImportedTool, timeoutMs: number): ToolSpec<any, any, any> {
+export function toolSpec(
+  tool: ImportedTool,
+  timeoutMs: number,
+): ToolSpec<TSchema, TSchema, ToolContext & { services: { federation: Federation } }> {
   return {
     name: tool.name,
     version: tool.version,
     title: tool.title,
     description: tool.description,
-    input: tool.input as never,
-    output: tool.output as never,
+    input: tool.input as TSchema,
+    output: tool.output as TSchema,
     hints: tool.hints,
     risk: tool.hints['readOnly'] ? 'low' : tool.hints['destructive'] ? 'high' : 'medium',
     capabilities: ['connections', 'federated'],
     errors: ['upstream_error', 'unavailable', 'rate_limited', 'timeout'],
     timeoutMs,
-    handler: (input: Record<string, unknown>, ctx: ToolContext & { services: { federation: Federation } }) =>
-      ctx.services.federation.call(input, ctx, timeoutMs),
+    handler: (input, ctx) => ctx.services.federation.call(input as Record<string, unknown>, ctx, timeoutMs),
   }
 }
