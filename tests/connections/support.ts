@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import { buildApp } from '../../daemon/src/app.ts'
 import { type Config, sha256Hex, testConfig } from '../../daemon/src/config.ts'
 import { TEST_TOKEN } from '../../daemon/src/testing/harness.ts'
@@ -35,7 +36,11 @@ export const admin = { 'x-arw-admin': TEST_TOKEN }
 export class StateDir {
   readonly dir = mkdtempSync(join(tmpdir(), 'arw-conn-'))
 
-  async start(overrides: Partial<Config> = {}, areas?: Record<string, unknown>): Promise<FastifyInstance> {
+  async start(
+    overrides: Partial<Config> = {},
+    areas?: Record<string, unknown>,
+    logger?: Logger,
+  ): Promise<FastifyInstance> {
     const base = testConfig({ stateDir: this.dir, adminTokenSha256: sha256Hex(TEST_TOKEN), ...overrides })
     const config: Config = {
       ...base,
@@ -44,7 +49,7 @@ export class StateDir {
         connections: { ...(base.areas['connections'] as object), healthMs: 0, ...areas },
       },
     }
-    return buildApp({ config })
+    return buildApp({ config, ...(logger ? { logger } : {}) })
   }
 
   remove(): void {
