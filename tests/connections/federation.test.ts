@@ -40,7 +40,8 @@ describe('a local module linked under a service namespace', () => {
     expect(link.tools.some((t: string) => t.startsWith('weather.broken'))).toBe(false)
     expect(link.health.errors.join('\n')).toMatch(/broken: malformed schema/)
     expect(link.health.errors.join('\n')).toMatch(/get_time: weather\.get_time is already the name/)
-    expect(link.health.ok).toBe(false)
+    // The upstream answers: the link is healthy, and says what it did not import.
+    expect(link.health.ok).toBe(true)
   })
 })
 
@@ -158,5 +159,49 @@ describe('the circuit breaker of a connection', () => {
       .filter((e) => e.kind === 'connections.breaker_changed')
       .map((e) => (e.payload as { state: string }).state)
     expect(states).toEqual(['open', 'half_open', 'closed'])
+  })
+})
+
+describe('health', () => {
+  it('follows the health interval: link health, connection status and their events change together', async () => {
+    const other = new StateDir()
+    const daemon = await other.start({}, { healthMs: 50 })
+    try {
+      await linkWeather(daemon, 'hw')
+      const head = daemon.arw.journal.head
+      const poll = async (ok: boolean) => {
+        for (let i = 0; i < 100; i++) {
+          const link = (await rest(daemon, 'GET', '/links')).body.links[0]
+          if (link.health.ok === ok) return link
+          await new Promise((r) => setTimeout(r, 25))
+        }
+        throw new Error(`link health never became ok=${ok}`)
+      }
+      await poll(true)
+      control().down = 503
+      const sick = await poll(false)
+      expect(sick.health.errors[0]).toMatch(/ping failed.*health check failed with 503/)
+      expect((await rest(daemon, 'GET', '/connections/c-hw')).body.connection.status).toBe('degraded')
+      const tested = await rest(daemon, 'POST', '/connections/c-hw/test')
+      expect(tested.body).toMatchObject({ id: 'c-hw', ok: false, status: 'degraded' })
+      expect(tested.body.trace_id).toMatch(/^[0-9a-f]{32}$/)
+      control().down = undefined
+      await poll(true)
+      const ok = await rest(daemon, 'POST', '/connections/c-hw/test')
+      expect(ok.body).toMatchObject({ ok: true, status: 'healthy', error: null })
+      expect(ok.body.latencyMs).toBeGreaterThanOrEqual(0)
+      const events = await daemon.arw.journal.read(head, 500)
+      const health = events
+        .filter((e) => e.kind === 'links.health_changed')
+        .map((e) => (e.payload as { health: { ok: boolean } }).health.ok)
+      expect(health.slice(0, 2)).toEqual([false, true])
+      const statuses = events
+        .filter((e) => e.kind === 'connections.updated')
+        .map((e) => (e.payload as { connection: { status: string } }).connection.status)
+      expect(statuses).toEqual(expect.arrayContaining(['degraded', 'healthy']))
+    } finally {
+      await daemon.close()
+      other.remove()
+    }
   })
 })

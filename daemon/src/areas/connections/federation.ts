@@ -411,7 +411,8 @@ export class Federation {
     }
     await this.#d.collections.catalogs.put(live.stored.id, catalog)
     const errors = plan.rejected.map((r) => `${r.upstream}: ${r.reason}`)
-    live.health = healthOf(errors.length === 0, errors)
+    // Healthy means the upstream answers; tools it offered that were not imported are listed still.
+    live.health = healthOf(true, errors)
     live.rejected = plan.rejected
     return plan
   }
@@ -743,11 +744,7 @@ export class Federation {
     }
     const before = live.health.ok
     const rejected = live.rejected.map((r) => `${r.upstream}: ${r.reason}`)
-    live.health = healthOf(
-      result.ok && rejected.length === 0,
-      result.ok ? rejected : [result.error!, ...rejected],
-      result.latencyMs,
-    )
+    live.health = healthOf(result.ok, result.ok ? rejected : [result.error!, ...rejected], result.latencyMs)
     if (before !== live.health.ok) {
       this.#append(draft(this.#d.registry, linkHealthChanged, { ...ref(live.stored), health: live.health }))
       this.#statusMaybeChanged(connection.id)

@@ -17,7 +17,8 @@ import {
  * installed where the daemon runs) whose exports are tools declared with the public `defineTool`.
  * It is loaded when its link comes up and its tools run in this process, so users add tools without
  * forking; loading it runs its code with the daemon's rights, which is why only admins create
- * connections. Target: `{ module: "/abs/path/tools.mjs" | "./rel/path.ts" | "package-name" }`.
+ * connections. Target: `{ module: "/abs/path/tools.mjs" | "./rel/path.ts" | "package-name" }`. A
+ * module may also export `ping(signal)`, which health tests call (a throw: the link is unhealthy).
  */
 
 /** What a module exports that counts as a tool: anything shaped like a ToolSpec. */
@@ -81,13 +82,17 @@ function contextFor(spec: ToolSpec, call: UpstreamCall, logger: Logger): ToolCon
   }
 }
 
+type Ping = (signal: AbortSignal) => unknown
+
 class LocalSession implements UpstreamSession {
   readonly #tools: Map<string, ToolSpec>
   readonly #logger: Logger
+  readonly #ping: Ping | undefined
 
-  constructor(tools: ToolSpec[], logger: Logger) {
+  constructor(tools: ToolSpec[], logger: Logger, ping: Ping | undefined) {
     this.#tools = new Map(tools.map((t) => [t.name, t]))
     this.#logger = logger
+    this.#ping = ping
   }
 
   async tools(): Promise<UpstreamTool[]> {
@@ -124,7 +129,18 @@ class LocalSession implements UpstreamSession {
     }
   }
 
-  async ping(): Promise<void> {}
+  /** The module's own `ping` export when it has one (a module that wraps a service checks it). */
+  async ping(signal: AbortSignal): Promise<void> {
+    if (!this.#ping) return
+    try {
+      await this.#ping(signal)
+    } catch (error) {
+      throw new UpstreamError('the module ping failed', {
+        excerpt: error instanceof Error ? error.message : String(error),
+        cause: error,
+      })
+    }
+  }
 
   async close(): Promise<void> {}
 }
@@ -157,6 +173,7 @@ export const localDriver: ConnectorDriver = {
     const tools = toolsOf(mod)
     if (tools.length === 0)
       throw new UpstreamError(`module ${specifier} exports no tool (declare them with defineTool)`)
-    return new LocalSession(tools, logger)
+    const ping = typeof mod['ping'] === 'function' ? (mod['ping'] as Ping) : undefined
+    return new LocalSession(tools, logger, ping)
   },
 }
