@@ -33,14 +33,16 @@ export const connections = defineArea<ConnectionsServices, ConnectionsConfig>({
   ],
   config: connectionsConfig,
   async start(ctx) {
-    const secrets = new SecretBox(ctx.config.secretKey ?? loadKeyFile(ctx.stateDir))
+    // An embedder's config may leave the slice out: the defaults then.
+    const config = ctx.config ?? connectionsConfig.parse({}, [])
+    const secrets = new SecretBox(config.secretKey ?? loadKeyFile(ctx.stateDir))
     const collections = openCollections((name, options) => ctx.collection(name, options))
     const federation = new Federation({
       registry: ctx.registry,
       journal: ctx.journal,
       admission: ctx.admission,
       logger: ctx.logger,
-      config: ctx.config,
+      config,
       collections,
       secrets,
       drivers: DRIVERS,
@@ -52,7 +54,7 @@ export const connections = defineArea<ConnectionsServices, ConnectionsConfig>({
         federation.noteRateLimited(key.slice('connection:'.length), 'admission')
     })
     return {
-      services: { federation, collections, drivers: DRIVERS, secrets, config: ctx.config },
+      services: { federation, collections, drivers: DRIVERS, secrets, config },
       // A call of an imported tool is admitted under its connection's limits too.
       admissionKeys: [
         (_request, tool) => {
