@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { TEST_TOKEN } from '../../daemon/src/testing/harness.ts'
+import { connect } from '../mcp/support/clients.ts'
 import { control, invoke, linkWeather, resetControl, rest, StateDir } from './support.ts'
 
 let state: StateDir
@@ -202,6 +204,35 @@ describe('health', () => {
     } finally {
       await daemon.close()
       other.remove()
+    }
+  })
+})
+
+describe('timeouts, cancellation and progress', () => {
+  it('cuts a call off at the connection timeout with timeout, and cancels the upstream call', async () => {
+    await linkWeather(app, 'tmo', { timeoutMs: 200, retry: { maxAttempts: 1 } })
+    const res = await invoke(app, 'tmo.slow', { ms: 5000 })
+    expect(res.status).toBe(504)
+    expect(res.body.code).toBe('timeout')
+    for (let i = 0; i < 50 && control().running > 0; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(control().running).toBe(0)
+    expect(control().calls).toBe(1)
+  })
+
+  it("passes the upstream's progress to the caller over MCP", async () => {
+    const base = await app.listen({ host: '127.0.0.1', port: 0 })
+    const mcp = await connect('sdk-v2', { http: new URL(`${base}/mcp`), token: TEST_TOKEN })
+    try {
+      const seen: number[] = []
+      const result = await mcp.callTool(
+        'weather.countdown',
+        { steps: 3 },
+        { onprogress: (p) => seen.push(p.progress) },
+      )
+      expect(result.structuredContent).toEqual({ done: 3 })
+      expect(seen).toEqual([1, 2, 3])
+    } finally {
+      await mcp.close()
     }
   })
 })
