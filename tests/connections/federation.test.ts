@@ -217,6 +217,11 @@ describe('timeouts, cancellation and progress', () => {
     for (let i = 0; i < 50 && control().running > 0; i++) await new Promise((r) => setTimeout(r, 20))
     expect(control().running).toBe(0)
     expect(control().calls).toBe(1)
+    // The imported tools declare the connection's timeout, also after it changes.
+    expect(app.arw.registry.resolve('tmo.slow').timeoutMs).toBe(200)
+    expect((await rest(app, 'PATCH', '/connections/c-tmo', { timeoutMs: 5000 })).status).toBe(200)
+    expect(app.arw.registry.resolve('tmo.slow').timeoutMs).toBe(5000)
+    expect((await invoke(app, 'tmo.slow', { ms: 300 })).status).toBe(200)
   })
 
   it("passes the upstream's progress to the caller over MCP", async () => {

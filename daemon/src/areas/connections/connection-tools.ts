@@ -264,7 +264,6 @@ export const connDelete = tool({
     const { collections, federation } = ctx.services
     const entry = await load(ctx.services, id)
     const links = await listAll(collections.links, { index: 'connection', value: id })
-    await federation.connectionRemoved(id)
     await ctx.transaction(async (tx) => {
       tx.delete(collections.connections, id, { ifVersion: entry.version })
       tx.delete(collections.secrets, id)
@@ -274,6 +273,8 @@ export const connDelete = tool({
       }
       void tx.append(draft(ctx.registry, connectionRemoved, { id, links: links.map((l) => l.key) }, ctx))
     })
+    // Once the records are gone: sessions closed, imported tools and limits removed.
+    await federation.connectionRemoved(id)
     return { id, deleted: true, links: links.map((l) => l.key) }
   },
 })

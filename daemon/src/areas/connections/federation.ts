@@ -218,21 +218,22 @@ export class Federation {
     const before = this.#connections.get(connection.id)
     this.#remember(connection)
     const links = [...this.#links.values()].filter((l) => l.stored.connectionId === connection.id)
+    // Imported tools declare the connection's timeout: registered again when it changes.
+    if (before && before.timeoutMs !== connection.timeoutMs) for (const l of links) this.#reregister(l)
     if (connection.enabled && !before?.enabled) {
       await Promise.all(links.map((l) => this.bringUp(l.stored.id)))
     } else if (!connection.enabled && before?.enabled) {
       await Promise.all(links.map((l) => this.#drop(l, 'down', 'the connection was disabled')))
     } else if (
       before &&
-      (before.timeoutMs !== connection.timeoutMs ||
-        JSON.stringify(before.target) !== JSON.stringify(connection.target) ||
+      connection.enabled &&
+      (JSON.stringify(before.target) !== JSON.stringify(connection.target) ||
         before.secretRef !== connection.secretRef)
     ) {
-      // A new target, secret or timeout takes a new session (and re-registers the timeout).
+      // A new target or secret takes a new session.
       for (const l of links) {
         await this.#drop(l, 'down', 'the connection changed')
-        if (connection.enabled) await this.bringUp(l.stored.id)
-        else this.#reregister(l)
+        await this.bringUp(l.stored.id)
       }
     }
   }

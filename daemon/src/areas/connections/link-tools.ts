@@ -117,7 +117,7 @@ export const linkDelete = tool({
     const { collections, federation } = ctx.services
     const entry = await collections.links.entry(id)
     if (!entry) throw notFound(`link ${id}`)
-    const tools = await federation.linkRemoved(id)
+    const tools = federation.linkView(entry.value).tools
     await ctx.transaction(async (tx) => {
       tx.delete(collections.links, id, { ifVersion: entry.version })
       tx.delete(collections.catalogs, id)
@@ -130,6 +130,7 @@ export const linkDelete = tool({
         ),
       )
     })
+    await federation.linkRemoved(id)
     return { id, deleted: true, tools }
   },
 })
