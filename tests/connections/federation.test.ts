@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { TEST_TOKEN } from '../../daemon/src/testing/harness.ts'
@@ -238,6 +241,42 @@ describe('timeouts, cancellation and progress', () => {
       expect(seen).toEqual([1, 2, 3])
     } finally {
       await mcp.close()
+    }
+  })
+})
+
+describe('a link whose upstream is not there yet', () => {
+  it('reports the failure, retries with backoff, and comes up by itself once the upstream is there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arw-late-'))
+    const module = join(dir, 'late.mjs')
+    try {
+      const head = app.arw.journal.head
+      await rest(app, 'POST', '/connections', { id: 'c-late', connectorId: 'local', target: { module } })
+      const link = await rest(app, 'POST', '/links', {
+        id: 'l-late',
+        connectionId: 'c-late',
+        serviceId: 'late',
+        autoEnable: true,
+      })
+      expect(link.body.link.status).not.toBe('up')
+      expect(link.body.link.health.errors[0]).toMatch(/cannot load module/)
+      writeFileSync(
+        module,
+        `export const hi = { name: 'hi', version: '1.0.0', title: 'Hi', description: 'Hi.', input: { type: 'object', properties: {} }, output: { type: 'object', properties: { hi: { type: 'boolean' } } }, handler: () => ({ hi: true }) }\n`,
+      )
+      let status = ''
+      for (let i = 0; i < 100 && status !== 'up'; i++) {
+        await new Promise((r) => setTimeout(r, 50))
+        status = (await rest(app, 'GET', '/links?connectionId=c-late')).body.links[0].status
+      }
+      expect(status).toBe('up')
+      expect((await invoke(app, 'late.hi', {})).body.output).toEqual({ hi: true })
+      const kinds = (await app.arw.journal.read(head, 500)).map((e) => e.kind)
+      expect(kinds).toContain('links.down')
+      expect(kinds).toContain('connections.backoff_applied')
+      expect(kinds.indexOf('links.up')).toBeGreaterThan(kinds.indexOf('connections.backoff_applied'))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

@@ -44,6 +44,10 @@ import { type SecretBox, scrub } from './secrets.ts'
  * back), serves their calls through the connection's retries and breaker, tests health, and brings
  * links back up with backoff when they drop. A link that is down keeps its tools listed; they answer
  * `unavailable` with the link's state.
+ *
+ * Egress: traffic to upstreams does not pass an egress policy or ledger yet. The models area brings
+ * them and does not exist yet; when it lands, `#open`, `preview`, `test` and `call` are where the
+ * outbound hosts of a connection are to be checked and recorded.
  */
 
 type LinkStatus = Link['status']
