@@ -246,6 +246,7 @@ export class Federation {
     for (const live of [...this.#links.values()])
       if (live.stored.connectionId === id) await this.linkRemoved(live.stored.id)
     this.#connections.delete(id)
+    this.#opened.delete(id)
     this.#resilience.delete(id)
     this.#d.admission.configure(admissionKey(id), undefined)
   }
@@ -359,6 +360,11 @@ export class Federation {
       } finally {
         clearTimeout(timer)
       }
+      // Brought down while the tools were being imported: that attempt is over.
+      if (epoch !== live.epoch || this.#closed) {
+        await session.close().catch(() => {})
+        return
+      }
       live.session = session
       live.status = 'up'
       live.attempt = 0
@@ -371,14 +377,15 @@ export class Federation {
         }) ?? (() => {}),
         session.onToolsChanged?.(() => {
           if (live.session !== session) return
-          void session!.tools().then(
-            (tools) => this.#import(live, tools),
-            (error) =>
+          void session!
+            .tools()
+            .then((tools) => this.#import(live, tools))
+            .catch((error) =>
               this.#d.logger.warn(
                 { link: live.stored.id, err: describe(error, secret) },
-                'could not read changed tools',
+                'could not import changed tools',
               ),
-          )
+            )
         }) ?? (() => {}),
       )
       this.#append(
@@ -769,12 +776,22 @@ export class Federation {
 
   // ---- helpers ----
 
+  /**
+   * The connection's secret in clear, opened once per bound secret (keyed by its secretRef, which
+   * changes with every bind) rather than read and decrypted on every call.
+   */
   async secretOf(connection: StoredConnection): Promise<string | undefined> {
     if (!connection.secretRef) return undefined
+    const cached = this.#opened.get(connection.id)
+    if (cached?.ref === connection.secretRef) return cached.secret
     const sealed = await this.#d.collections.secrets.get(connection.id)
     if (!sealed) return undefined
-    return this.#d.secrets.open(sealed, connection.id)
+    const secret = this.#d.secrets.open(sealed, connection.id)
+    this.#opened.set(connection.id, { ref: connection.secretRef, secret })
+    return secret
   }
+
+  readonly #opened = new Map<string, { ref: string; secret: string }>()
 
   readonly #statuses = new Map<string, ConnectionStatus>()
 
