@@ -1,6 +1,7 @@
 import type { ParseArgsConfig } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BACKUP_OPTIONS } from '../daemon/src/cli/backup.ts'
+import { CONN_OPTIONS, LINK_OPTIONS } from '../daemon/src/cli/conn.ts'
 import { EVENTS_OPTIONS } from '../daemon/src/cli/events.ts'
 import { INVOKE_OPTIONS } from '../daemon/src/cli/invoke.ts'
 import { EXIT } from '../daemon/src/cli/io.ts'
@@ -23,6 +24,8 @@ const PARSERS: Record<string, Options> = {
   spec: SPEC_OPTIONS,
   mcp: MCP_OPTIONS,
   backup: BACKUP_OPTIONS,
+  conn: CONN_OPTIONS,
+  link: LINK_OPTIONS,
 }
 
 let d: TestDaemon

@@ -128,6 +128,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
       const start: AreaStartContext<unknown> = {
         name: area.name,
         config: config.areas[area.name],
+        stateDir: config.stateDir,
         registry,
         journal,
         collection: (name, options) => store.collection({ ...options, area: area.name, name }),

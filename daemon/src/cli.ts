@@ -19,5 +19,14 @@ const code = await runCli(process.argv.slice(2), {
   signal: controller.signal,
 })
 process.exitCode = code
-// Streams and timers of a finished command must not keep the process alive.
-if (process.argv[2] !== 'mcp') setImmediate(() => process.exit(code)).unref()
+// Streams and timers of a finished command must not keep the process alive; but what it wrote to a
+// pipe is written asynchronously, so it exits once stdout and stderr have taken all of it (a large
+// answer, such as `arw spec mcp | jq`, was otherwise cut short).
+if (process.argv[2] !== 'mcp') {
+  let pending = 2
+  const flushed = () => {
+    if (--pending === 0) setImmediate(() => process.exit(code)).unref()
+  }
+  process.stdout.write('', flushed)
+  process.stderr.write('', flushed)
+}

@@ -102,6 +102,222 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connections
+         * @description The connections of this daemon, with their live status; filter by tag or status.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.list@1.0.0`: the same call as `POST /tools/conn.list@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `conn.list_1.0.0_Input`.
+         */
+        get: operations["conn.list@1.0.0"];
+        put?: never;
+        /**
+         * Create a connection
+         * @description Stores a connection to an upstream service, disabled until toggled (or enabled by a link created with autoEnable). With dry_run: true, reaches the upstream and answers what would be imported, storing nothing.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.create@1.0.0`: the same call as `POST /tools/conn.create@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["conn.create@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a connection
+         * @description One connection with its live status (never its secret: secretRef only says one is bound).
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.get@1.0.0`: the same call as `POST /tools/conn.get@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `conn.get_1.0.0_Input`.
+         */
+        get: operations["conn.get@1.0.0"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a connection
+         * @description Deletes a connection with its links, their imported tools and its secret.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.delete@1.0.0`: the same call as `POST /tools/conn.delete@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `conn.delete_1.0.0_Input`.
+         */
+        delete: operations["conn.delete@1.0.0"];
+        options?: never;
+        head?: never;
+        /**
+         * Update a connection
+         * @description Changes a connection's target or tuning (rate limit, concurrency, retry, backoff, breaker, QoS, timeout, tags, notes). Send `version` (from a read) to refuse the update when someone changed it since.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.update@1.0.0`: the same call as `POST /tools/conn.update@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        patch: operations["conn.update@1.0.0"];
+        trace?: never;
+    };
+    "/connections/{id}/bind-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind a secret to a connection
+         * @description Stores the connection's secret (a token, an API key), encrypted at rest with AES-256-GCM. It is injected into upstream requests only: no route, event, log or record returns it; the connection's secretRef says that one is bound.
+         *
+         *     Needs the permission `connections:admin` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.bind_secret@1.0.0`: the same call as `POST /tools/conn.bind_secret@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["conn.bind_secret@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connections/{id}/set-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind a policy to a connection
+         * @description Binds a policy id to the connection (null unbinds it).
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.set_policy@1.0.0`: the same call as `POST /tools/conn.set_policy@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["conn.set_policy@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connections/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test a connection
+         * @description An active health check: pings the upstream of every live link of the connection (or opens a short session when it has none), and answers the latency, the status and the trace id of the test.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.test@1.0.0`: the same call as `POST /tools/conn.test@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["conn.test@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connections/{id}/toggle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable or disable a connection
+         * @description Flips a connection between enabled and disabled (or sets it with `enabled`). Enabling brings its links up and imports their tools; disabling takes them down (the tools stay listed and answer unavailable).
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `conn.toggle@1.0.0`: the same call as `POST /tools/conn.toggle@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["conn.toggle@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connectors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List connectors
+         * @description The connector types this daemon can connect through: the built-in kinds (mcp, http, ws, local; `available` says whether this daemon has the driver) and registered custom connectors.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `connectors.list@1.0.0`: the same call as `POST /tools/connectors.list@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `connectors.list_1.0.0_Input`.
+         */
+        get: operations["connectors.list@1.0.0"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/connectors/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a custom connector
+         * @description Adds (or replaces) a custom connector: a named kind of upstream with default target settings (e.g. a company MCP gateway) that connections can then name as their connectorId. Admin only, policy-checked.
+         *
+         *     Needs the permission `connections:admin` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `connectors.register@1.0.0`: the same call as `POST /tools/connectors.register@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["connectors.register@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/debug": {
         parameters: {
             query?: never;
@@ -157,6 +373,62 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List links
+         * @description Links bind a connection to the service namespace its tools appear under; each with its live status, health and imported tools.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `link.list@1.0.0`: the same call as `POST /tools/link.list@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `link.list_1.0.0_Input`.
+         */
+        get: operations["link.list@1.0.0"];
+        put?: never;
+        /**
+         * Create a link
+         * @description Binds a connection to a service namespace: once the link is up, the upstream's tools are imported as <serviceId>.<tool name> and pass the pipeline like any tool. With autoEnable the connection is enabled too; the answer comes after the first attempt to bring the link up (its status and health say how it went).
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `link.create@1.0.0`: the same call as `POST /tools/link.create@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["link.create@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/links/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a link
+         * @description Closes the link and removes its imported tools from the registry.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `link.delete@1.0.0`: the same call as `POST /tools/link.delete@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `link.delete_1.0.0_Input`.
+         */
+        delete: operations["link.delete@1.0.0"];
         options?: never;
         head?: never;
         patch?: never;
@@ -258,6 +530,248 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/tools/conn.bind_secret@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind a secret to a connection
+         * @description Stores the connection's secret (a token, an API key), encrypted at rest with AES-256-GCM. It is injected into upstream requests only: no route, event, log or record returns it; the connection's secretRef says that one is bound.
+         *
+         *     Needs the permission `connections:admin` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.bind_secret@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.create@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a connection
+         * @description Stores a connection to an upstream service, disabled until toggled (or enabled by a link created with autoEnable). With dry_run: true, reaches the upstream and answers what would be imported, storing nothing.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.create@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.delete@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete a connection
+         * @description Deletes a connection with its links, their imported tools and its secret.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.delete@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.get@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a connection
+         * @description One connection with its live status (never its secret: secretRef only says one is bound).
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.get@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List connections
+         * @description The connections of this daemon, with their live status; filter by tag or status.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.list@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.set_policy@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Bind a policy to a connection
+         * @description Binds a policy id to the connection (null unbinds it).
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.set_policy@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.test@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Test a connection
+         * @description An active health check: pings the upstream of every live link of the connection (or opens a short session when it has none), and answers the latency, the status and the trace id of the test.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.test@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.toggle@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable or disable a connection
+         * @description Flips a connection between enabled and disabled (or sets it with `enabled`). Enabling brings its links up and imports their tools; disabling takes them down (the tools stay listed and answer unavailable).
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.toggle@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/conn.update@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Update a connection
+         * @description Changes a connection's target or tuning (rate limit, concurrency, retry, backoff, breaker, QoS, timeout, tags, notes). Send `version` (from a read) to refuse the update when someone changed it since.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["conn.update@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/connectors.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List connectors
+         * @description The connector types this daemon can connect through: the built-in kinds (mcp, http, ws, local; `available` says whether this daemon has the driver) and registered custom connectors.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["connectors.list@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/connectors.register@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Register a custom connector
+         * @description Adds (or replaces) a custom connector: a named kind of upstream with default target settings (e.g. a company MCP gateway) that connections can then name as their connectorId. Admin only, policy-checked.
+         *
+         *     Needs the permission `connections:admin` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["connectors.register@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/tools/demo.echo@1.0.0:invoke": {
         parameters: {
             query?: never;
@@ -332,6 +846,72 @@ export interface paths {
          * @description Lists the registered tools with their versions, stability, risk, hints and capabilities. Filter by a text query, a capability, or include every version rather than only the current ones.
          */
         post: operations["introspect.tools@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/link.create@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a link
+         * @description Binds a connection to a service namespace: once the link is up, the upstream's tools are imported as <serviceId>.<tool name> and pass the pipeline like any tool. With autoEnable the connection is enabled too; the answer comes after the first attempt to bring the link up (its status and health say how it went).
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["link.create@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/link.delete@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete a link
+         * @description Closes the link and removes its imported tools from the registry.
+         *
+         *     Needs the permission `connections:write` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["link.delete@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/link.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List links
+         * @description Links bind a connection to the service namespace its tools appear under; each with its live status, health and imported tools.
+         *
+         *     Needs the permission `connections:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["link.list@1.0.0:invoke"];
         delete?: never;
         options?: never;
         head?: never;
@@ -454,6 +1034,589 @@ export interface components {
             /** @description approval_required: the approval to wait on. */
             approval_id?: string;
         };
+        "conn.bind_secret_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+            /** @description The secret in clear; never returned or recorded. */
+            secret: string;
+        };
+        "conn.bind_secret_1.0.0_Output": {
+            connection: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            };
+        };
+        "conn.create_1.0.0_Input": {
+            /** @description Default: a new UUID. */
+            id?: string;
+            /** @description A connector of GET /connectors. */
+            connectorId: string;
+            /** @description What to reach, as the connector kind reads it: local {module}, mcp {command, args} or {url}, http {openapi, baseUrl}, ws {url}. */
+            target: {
+                [key: string]: unknown;
+            };
+            rateLimit?: {
+                /** @description Sustained calls/s. */
+                perSecond: number;
+                /** @description Bucket size. */
+                burst?: number;
+            } | null;
+            concurrency?: {
+                /** @description Calls running upstream at once. */
+                max: number;
+                /**
+                 * @description Calls that may wait.
+                 * @default 0
+                 */
+                queue: number;
+            } | null;
+            retry?: {
+                /** @description Attempts of a call safe to repeat (1: never retried). */
+                maxAttempts: number;
+            };
+            backoff?: {
+                initialMs: number;
+                maxMs: number;
+            };
+            breaker?: {
+                /** @description Consecutive upstream failures that open the circuit. */
+                failures: number;
+                /** @description How long an open circuit refuses calls before one probe call is let through. */
+                halfOpenAfterMs: number;
+            };
+            qos?: {
+                priority: "low" | "normal" | "high";
+            };
+            /** @description Timeout of each call of an imported tool (its declared timeout). */
+            timeoutMs?: number;
+            tags?: string[];
+            notes?: string;
+            policyId?: string | null;
+            /** @description dry_run: the namespace to preview names under. */
+            serviceId?: string;
+            /** @default false */
+            dry_run: boolean;
+        };
+        "conn.create_1.0.0_Output": {
+            dry_run: boolean;
+            connection: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            };
+            preview?: {
+                tools: {
+                    /** @description Name it gets (under the service id when one is given). */
+                    name: string;
+                    upstream: string;
+                    title: string;
+                }[];
+                rejected: {
+                    upstream: string;
+                    reason: string;
+                }[];
+            };
+        };
+        "conn.delete_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+        };
+        "conn.delete_1.0.0_Output": {
+            id: string;
+            deleted: boolean;
+            links: string[];
+        };
+        "conn.get_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+        };
+        "conn.get_1.0.0_Output": {
+            connection: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            };
+        };
+        "conn.list_1.0.0_Input": {
+            tag?: string;
+            status?: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+        };
+        "conn.list_1.0.0_Output": {
+            connections: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            }[];
+            count: number;
+        };
+        "conn.set_policy_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+            policyId: string | null;
+        };
+        "conn.set_policy_1.0.0_Output": {
+            connection: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            };
+        };
+        "conn.test_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+        };
+        "conn.test_1.0.0_Output": {
+            id: string;
+            ok: boolean;
+            status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+            latencyMs: number | null;
+            error: string | null;
+            trace_id: string;
+        };
+        "conn.toggle_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+            enabled?: boolean;
+        };
+        "conn.toggle_1.0.0_Output": {
+            connection: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            };
+        };
+        "conn.update_1.0.0_Input": {
+            /** @description The connection id. */
+            id: string;
+            version?: number;
+            /** @description What to reach, as the connector kind reads it: local {module}, mcp {command, args} or {url}, http {openapi, baseUrl}, ws {url}. */
+            target?: {
+                [key: string]: unknown;
+            };
+            rateLimit?: {
+                /** @description Sustained calls/s. */
+                perSecond: number;
+                /** @description Bucket size. */
+                burst?: number;
+            } | null;
+            concurrency?: {
+                /** @description Calls running upstream at once. */
+                max: number;
+                /**
+                 * @description Calls that may wait.
+                 * @default 0
+                 */
+                queue: number;
+            } | null;
+            retry?: {
+                /** @description Attempts of a call safe to repeat (1: never retried). */
+                maxAttempts: number;
+            };
+            backoff?: {
+                initialMs: number;
+                maxMs: number;
+            };
+            breaker?: {
+                /** @description Consecutive upstream failures that open the circuit. */
+                failures: number;
+                /** @description How long an open circuit refuses calls before one probe call is let through. */
+                halfOpenAfterMs: number;
+            };
+            qos?: {
+                priority: "low" | "normal" | "high";
+            };
+            /** @description Timeout of each call of an imported tool (its declared timeout). */
+            timeoutMs?: number;
+            tags?: string[];
+            notes?: string;
+        };
+        "conn.update_1.0.0_Output": {
+            connection: {
+                id: string;
+                connectorId: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                target: {
+                    [key: string]: unknown;
+                };
+                enabled: boolean;
+                rateLimit: {
+                    /** @description Sustained calls/s. */
+                    perSecond: number;
+                    /** @description Bucket size. */
+                    burst?: number;
+                } | null;
+                concurrency: {
+                    /** @description Calls running upstream at once. */
+                    max: number;
+                    /**
+                     * @description Calls that may wait.
+                     * @default 0
+                     */
+                    queue: number;
+                } | null;
+                retry: {
+                    /** @description Attempts of a call safe to repeat (1: never retried). */
+                    maxAttempts: number;
+                };
+                backoff: {
+                    initialMs: number;
+                    maxMs: number;
+                };
+                breaker: {
+                    /** @description Consecutive upstream failures that open the circuit. */
+                    failures: number;
+                    /** @description How long an open circuit refuses calls before one probe call is let through. */
+                    halfOpenAfterMs: number;
+                };
+                qos: {
+                    priority: "low" | "normal" | "high";
+                };
+                /** @description Timeout of each call of an imported tool (its declared timeout). */
+                timeoutMs: number;
+                tags: string[];
+                notes: string;
+                policyId: string | null;
+                secretRef: string | null;
+                createdAt: string;
+                updatedAt: string;
+                status: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+                /** @description Store version: send it back to update safely (0: not stored, a dry run). */
+                version: number;
+            };
+        };
+        "connectors.list_1.0.0_Input": Record<string, never>;
+        "connectors.list_1.0.0_Output": {
+            connectors: {
+                /** @description Built-in connectors are named after their kind (mcp, http, ws, local). */
+                id: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                name: string;
+                capabilities: string[];
+                version: string;
+                builtIn: boolean;
+                /** @description False when this daemon has no driver for the kind. */
+                available: boolean;
+                description?: string;
+                /** @description Merged under the target of connections made with this connector. */
+                targetDefaults?: {
+                    [key: string]: unknown;
+                };
+            }[];
+        };
+        "connectors.register_1.0.0_Input": {
+            /** @description Not one of the built-in kinds. */
+            id: string;
+            kind: "mcp" | "http" | "ws" | "local";
+            name: string;
+            capabilities?: string[];
+            /** @default 1.0.0 */
+            version: string;
+            description?: string;
+            targetDefaults?: {
+                [key: string]: unknown;
+            };
+        };
+        "connectors.register_1.0.0_Output": {
+            connector: {
+                /** @description Built-in connectors are named after their kind (mcp, http, ws, local). */
+                id: string;
+                kind: "mcp" | "http" | "ws" | "local";
+                name: string;
+                capabilities: string[];
+                version: string;
+                builtIn: boolean;
+                /** @description False when this daemon has no driver for the kind. */
+                available: boolean;
+                description?: string;
+                /** @description Merged under the target of connections made with this connector. */
+                targetDefaults?: {
+                    [key: string]: unknown;
+                };
+            };
+        };
         "demo.echo_1.0.0_Input": {
             /** @description Text to send back. */
             text: string;
@@ -526,6 +1689,65 @@ export interface components {
                     replacement?: string;
                     link?: string;
                 };
+            }[];
+            count: number;
+        };
+        "link.create_1.0.0_Input": {
+            /** @description Default: a new UUID. */
+            id?: string;
+            connectionId: string;
+            /** @description The namespace of the imported tools (one lowercase tool-name segment). */
+            serviceId: string;
+            /** @default false */
+            autoEnable: boolean;
+        };
+        "link.create_1.0.0_Output": {
+            link: {
+                id: string;
+                connectionId: string;
+                serviceId: string;
+                createdAt: string;
+                updatedAt: string;
+                status: "down" | "connecting" | "up" | "error";
+                health: {
+                    ok: boolean;
+                    latencyMs: number | null;
+                    /** @description Why the link is not fully up (most recent first). */
+                    errors: string[];
+                    checkedAt: string | null;
+                };
+                /** @description Ids of the tools imported under serviceId. */
+                tools: string[];
+            };
+        };
+        "link.delete_1.0.0_Input": {
+            id: string;
+        };
+        "link.delete_1.0.0_Output": {
+            id: string;
+            deleted: boolean;
+            tools: string[];
+        };
+        "link.list_1.0.0_Input": {
+            connectionId?: string;
+        };
+        "link.list_1.0.0_Output": {
+            links: {
+                id: string;
+                connectionId: string;
+                serviceId: string;
+                createdAt: string;
+                updatedAt: string;
+                status: "down" | "connecting" | "up" | "error";
+                health: {
+                    ok: boolean;
+                    latencyMs: number | null;
+                    /** @description Why the link is not fully up (most recent first). */
+                    errors: string[];
+                    checkedAt: string | null;
+                };
+                /** @description Ids of the tools imported under serviceId. */
+                tools: string[];
             }[];
             count: number;
         };
@@ -937,6 +2159,22 @@ export interface components {
                 };
             };
         };
+        /** @description Problem with code upstream_error. */
+        "ToolProblem502.upstream_error": {
+            headers: {
+                /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                traceparent?: string;
+                /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                "idempotent-replayed"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    code?: "upstream_error";
+                };
+            };
+        };
         /** @description Problem with code unavailable. */
         "ToolProblem503.unavailable": {
             headers: {
@@ -1256,6 +2494,559 @@ export interface operations {
             504: components["responses"]["ToolProblem504.timeout"];
         };
     };
+    "conn.list@1.0.0": {
+        parameters: {
+            query?: {
+                tag?: string;
+                status?: "disabled" | "enabled" | "error" | "healthy" | "degraded";
+            };
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description conn.list@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.list_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.create@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["conn.create_1.0.0_Input"];
+            };
+        };
+        responses: {
+            /** @description conn.create@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.create_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            502: components["responses"]["ToolProblem502.upstream_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.get@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description conn.get@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.get_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.delete@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description conn.delete@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.delete_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.update@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    version?: number;
+                    /** @description What to reach, as the connector kind reads it: local {module}, mcp {command, args} or {url}, http {openapi, baseUrl}, ws {url}. */
+                    target?: {
+                        [key: string]: unknown;
+                    };
+                    rateLimit?: {
+                        /** @description Sustained calls/s. */
+                        perSecond: number;
+                        /** @description Bucket size. */
+                        burst?: number;
+                    } | null;
+                    concurrency?: {
+                        /** @description Calls running upstream at once. */
+                        max: number;
+                        /**
+                         * @description Calls that may wait.
+                         * @default 0
+                         */
+                        queue?: number;
+                    } | null;
+                    retry?: {
+                        /** @description Attempts of a call safe to repeat (1: never retried). */
+                        maxAttempts: number;
+                    };
+                    backoff?: {
+                        initialMs: number;
+                        maxMs: number;
+                    };
+                    breaker?: {
+                        /** @description Consecutive upstream failures that open the circuit. */
+                        failures: number;
+                        /** @description How long an open circuit refuses calls before one probe call is let through. */
+                        halfOpenAfterMs: number;
+                    };
+                    qos?: {
+                        priority: "low" | "normal" | "high";
+                    };
+                    /** @description Timeout of each call of an imported tool (its declared timeout). */
+                    timeoutMs?: number;
+                    tags?: string[];
+                    notes?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.update@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.update_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.bind_secret@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The secret in clear; never returned or recorded. */
+                    secret: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.bind_secret@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.bind_secret_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.set_policy@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    policyId: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.set_policy@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.set_policy_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.test@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description conn.test@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.test_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.toggle@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                /** @description The connection id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.toggle@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["conn.toggle_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "connectors.list@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description connectors.list@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["connectors.list_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "connectors.register@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["connectors.register_1.0.0_Input"];
+            };
+        };
+        responses: {
+            /** @description connectors.register@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["connectors.register_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
     debugUi: {
         parameters: {
             query?: never;
@@ -1444,6 +3235,137 @@ export interface operations {
             429: components["responses"]["Problem429.rate_limited"];
             431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
+        };
+    };
+    "link.list@1.0.0": {
+        parameters: {
+            query?: {
+                connectionId?: string;
+            };
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description link.list@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["link.list_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "link.create@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["link.create_1.0.0_Input"];
+            };
+        };
+        responses: {
+            /** @description link.create@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["link.create_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "link.delete@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description link.delete@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["link.delete_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     mcpStream: {
@@ -1953,6 +3875,667 @@ export interface operations {
             500: components["responses"]["Problem500.internal_error"];
         };
     };
+    "conn.bind_secret@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.bind_secret_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.bind_secret@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.bind_secret_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.bind_secret@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.create@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.create_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.create@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.create_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.create@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            502: components["responses"]["ToolProblem502.upstream_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.delete@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.delete_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.delete@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.delete_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.delete@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.get@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.get_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.get@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.get_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.get@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.list_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.list@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.list_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.list@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.set_policy@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.set_policy_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.set_policy@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.set_policy_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.set_policy@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.test@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.test_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.test@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.test_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.test@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.toggle@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.toggle_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.toggle@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.toggle_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.toggle@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "conn.update@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["conn.update_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description conn.update@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["conn.update_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "conn.update@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "connectors.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["connectors.list_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description connectors.list@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["connectors.list_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "connectors.list@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "connectors.register@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["connectors.register_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description connectors.register@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["connectors.register_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "connectors.register@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
     "demo.echo@1.0.0": {
         parameters: {
             query?: never;
@@ -2172,6 +4755,186 @@ export interface operations {
                          * @constant
                          */
                         tool: "introspect.tools@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "link.create@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["link.create_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description link.create@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["link.create_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "link.create@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "link.delete@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["link.delete_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description link.delete@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["link.delete_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "link.delete@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "link.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["link.list_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description link.list@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["link.list_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "link.list@1.0.0";
                         trace_id: string;
                         duration_ms: number;
                     };
@@ -2695,6 +5458,28 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"] & {
                         /** @enum {unknown} */
                         code?: "internal_error";
+                    };
+                };
+            };
+            /** @description Problem with code upstream_error. */
+            502: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "upstream_error";
                     };
                 };
             };

@@ -98,6 +98,12 @@ function checkExamples(
   return problems.length === before
 }
 
+/** The input properties a call record must not keep (`writeOnly: true`). */
+function writeOnlyProperties(input: TSchema): string[] {
+  const properties = (input as { properties?: Record<string, { writeOnly?: unknown }> }).properties ?? {}
+  return Object.keys(properties).filter((name) => properties[name]?.writeOnly === true)
+}
+
 function compareTools(a: { name: string; version: string }, b: { name: string; version: string }): number {
   if (a.name !== b.name) return a.name < b.name ? -1 : 1
   // Newest first within a name.
@@ -190,6 +196,7 @@ export class Registry {
             deprecation: spec.deprecation,
             permission: spec.permission,
             area: options.area,
+            writeOnly: Object.freeze(writeOnlyProperties(spec.input)),
             http: Object.freeze(http),
             examples: Object.freeze(
               (spec.examples ?? []).map((example: ToolExample) => Object.freeze({ ...example })),

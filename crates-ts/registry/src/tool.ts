@@ -158,6 +158,11 @@ export interface ToolDeclaration
   permission: string | undefined
   /** The area that declared it (its handler gets that area's context); undefined outside an area. */
   area: string | undefined
+  /**
+   * Top-level input properties declared `writeOnly: true` (JSON Schema: sent, never returned), e.g.
+   * a secret: call records keep them as `[redacted]`, whatever their name.
+   */
+  writeOnly: readonly string[]
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000

@@ -1,4 +1,5 @@
 import type { Area } from '../kernel/area.ts'
+import { connections } from './connections/index.ts'
 import { demo } from './demo/index.ts'
 import { introspection } from './introspection/index.ts'
 import { mcpConformance } from './mcp-conformance/index.ts'
@@ -9,4 +10,4 @@ import { utilities } from './utilities/index.ts'
  * --help`, the configuration doc's check and docgen all read this list: adding an area is its
  * folder plus one line here.
  */
-export const AREAS: readonly Area[] = [introspection, demo, utilities, mcpConformance]
+export const AREAS: readonly Area[] = [introspection, demo, utilities, mcpConformance, connections]

@@ -7,6 +7,8 @@ Commands:
   tools       list the tools of a running daemon
   invoke      run a tool: arw invoke demo.echo --input '{"text":"hi"}'
   events      print journal events: --replay N, --after ID, --follow
+  conn        connections to upstream services: ls, add, test, toggle
+  link        links that import a connection's tools: ls, add, rm
   spec        print OpenAPI, AsyncAPI or the MCP tool catalog
   mcp         serve MCP over stdin/stdout (for clients that spawn their servers)
   backup      copy a consistent, compacted snapshot of the store: arw backup <dir>
@@ -47,6 +49,8 @@ const COMMANDS: Record<string, Command> = {
   invoke: async (args, io) => (await import('./invoke.ts')).invokeCommand(args, io),
   events: async (args, io) => (await import('./events.ts')).eventsCommand(args, io),
   spec: async (args, io) => (await import('./spec.ts')).specCommand(args, io),
+  conn: async (args, io) => (await import('./conn.ts')).connCommand(args, io),
+  link: async (args, io) => (await import('./conn.ts')).linkCommand(args, io),
   backup: async (args, io) => (await import('./backup.ts')).backupCommand(args, io),
   mcp: async (args, io) => {
     const { values } = parse(args, MCP_OPTIONS, false)

@@ -28,6 +28,8 @@ export interface AreaConfig<C> {
 export interface AreaStartContext<C> {
   readonly name: string
   readonly config: C
+  /** The daemon's state directory (ARW_STATE_DIR): for files an area keeps beside the store. */
+  readonly stateDir: string
   readonly registry: Registry
   readonly journal: Journal
   /** This area's collections, namespaced by its name; indexes are declared with the collection. */

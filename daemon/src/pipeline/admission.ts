@@ -37,6 +37,13 @@ const noop: Release = () => {}
  */
 export class Admission {
   readonly #gates = new Map<string, Gate>()
+  readonly #refusals = new Set<(key: string) => void>()
+
+  /** Tells `listener` the key of every refused call (areas count refusals of the keys they own). */
+  onRefused(listener: (key: string) => void): () => void {
+    this.#refusals.add(listener)
+    return () => this.#refusals.delete(listener)
+  }
 
   /** Sets (or, with undefined, removes) the limits of a key. Calls running under it keep their slot. */
   configure(key: string, limits: Limits | undefined): void {
@@ -84,13 +91,17 @@ export class Admission {
     if (gates.length === 0) return noop
     // Rates first, for every key: a refusal must not leave tokens or slots taken under other keys.
     const now = performance.now()
-    for (const [key, gate] of gates) refill(gate, now, key)
+    try {
+      for (const [key, gate] of gates) refill(gate, now, key)
+    } catch (error) {
+      return this.#refused(error)
+    }
     const charged = gates.filter(([, gate]) => gate.limits.ratePerSecond !== undefined).map(([, g]) => g)
     for (const gate of charged) gate.tokens -= 1
     // A call refused for want of a slot did not run: it gives its tokens back.
     const refund = (error: unknown): never => {
       for (const gate of charged) gate.tokens += 1
-      throw error
+      return this.#refused(error)
     }
     try {
       const admitted = this.#take(gates, 0, [], wait)
@@ -98,6 +109,15 @@ export class Admission {
     } catch (error) {
       return refund(error)
     }
+  }
+
+  /** Tells the refusal listeners which key refused the call, then throws its problem. */
+  #refused(error: unknown): never {
+    if (this.#refusals.size > 0 && error instanceof ProblemError) {
+      const key = error.params['scope'] ?? error.params['tool']
+      if (typeof key === 'string') for (const listener of this.#refusals) listener(key)
+    }
+    throw error
   }
 
   /**

@@ -196,7 +196,7 @@ export class Pipeline {
           request,
           'info',
           this.#payload(request, tool.id, 'ok', duration_ms, decision, {
-            input: recordValue(input, this.#recordLimit),
+            input: recordValue(input, this.#recordLimit, tool.writeOnly),
             output: recordValue(output, this.#recordLimit),
             usage,
             approval_id: approvalId,
@@ -456,7 +456,7 @@ export class Pipeline {
           code: problem.code,
           status: problem.status,
           error: internal,
-          input: executed ? recordValue(request.input, this.#recordLimit) : undefined,
+          input: executed ? recordValue(request.input, this.#recordLimit, tool?.writeOnly) : undefined,
           usage,
           approval_id: approvalId ?? problem.approval_id,
         }),

@@ -70,6 +70,18 @@ describe('call records in the journal', () => {
           output: Type.Object({ user: Type.String(), token: Type.String() }),
           handler: ({ user }) => ({ user, token: 'tok-123' }),
         }),
+        defineTool({
+          name: 'test.unlock',
+          version: '1.0.0',
+          title: 'Unlock',
+          description: 'Takes a value declared writeOnly under a name that does not look secret.',
+          input: Type.Object({ door: Type.String(), code: Type.String({ writeOnly: true, maxLength: 8 }) }),
+          output: Type.Object({ door: Type.String() }),
+          handler: ({ door, code }) => {
+            if (code !== '4711') throw new Error('wrong code')
+            return { door }
+          },
+        }),
       ],
     })
   })
@@ -91,6 +103,24 @@ describe('call records in the journal', () => {
     })
     expect(JSON.stringify(event)).not.toContain('hunter2')
     expect(JSON.stringify(event)).not.toContain('tok-123')
+  })
+
+  it('keeps an input property declared writeOnly out of the record, whatever its name, also when the call fails', async () => {
+    const call = (code: string) =>
+      d.app.arw.pipeline.invoke({
+        ref: 'test.unlock',
+        input: { door: 'front', code },
+        principal: SYSTEM_PRINCIPAL,
+        trace: traceFrom(undefined),
+        surface: 'test',
+      })
+    const ok = await call('4711')
+    const [event] = await d.app.arw.journal.byTrace(ok.result.trace_id)
+    expect(event?.payload).toMatchObject({ input: { door: 'front', code: '[redacted]' } })
+    const failed = await call('1234').catch((e: { problem: { trace_id: string } }) => e.problem)
+    const [record] = await d.app.arw.journal.byTrace((failed as { trace_id: string }).trace_id)
+    expect(record?.payload).toMatchObject({ outcome: 'error', input: { door: 'front', code: '[redacted]' } })
+    expect(JSON.stringify([event, record])).not.toMatch(/4711|1234/)
   })
 })
 

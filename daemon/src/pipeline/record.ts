@@ -49,13 +49,26 @@ function survey(
   }
 }
 
+const NONE: readonly string[] = []
+
 /**
  * The value as recorded: redacted, or `{ omitted: true, bytes, sha256 }` when its JSON exceeds
  * `limit` bytes. The digest is of that JSON (UTF-8) after redaction, so a copy of the value (with
  * the same secrets redacted) can be checked against the record without the record holding it.
+ * `writeOnly` names top-level properties kept as `[redacted]` whatever their name (a tool's input
+ * properties declared `writeOnly: true`).
  */
-export function recordValue(value: unknown, limit = RECORD_VALUE_LIMIT): unknown {
+export function recordValue(
+  value: unknown,
+  limit = RECORD_VALUE_LIMIT,
+  writeOnly: readonly string[] = NONE,
+): unknown {
   if (value === undefined) return undefined
+  if (writeOnly.length > 0 && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const masked: Record<string, unknown> = { ...(value as Record<string, unknown>) }
+    for (const name of writeOnly) if (name in masked) masked[name] = '[redacted]'
+    value = masked
+  }
   const state = { size: 0, secret: false }
   survey(value, state, 0, limit)
   if (state.size <= limit) return state.secret ? redact(value) : value

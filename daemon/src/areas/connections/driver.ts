@@ -1,3 +1,4 @@
+import type { TraceContext } from '@arw/protocol'
 import type { ProgressUpdate, ToolHints } from '@arw/registry'
 import type { Logger } from 'pino'
 
@@ -37,6 +38,8 @@ export interface UpstreamCall {
   timeoutMs: number
   /** Forwards upstream progress to the caller. */
   progress(update: ProgressUpdate): void
+  /** The call's W3C trace, for drivers that send it upstream (`traceparent`); optional. */
+  trace?: TraceContext
 }
 
 /** An open session with one upstream, made by `ConnectorDriver.open`. */

@@ -133,6 +133,8 @@ export const invokeRoute = defineRoute<Services>({
       'rate_limited',
       'timeout',
       'unavailable',
+      // Tools federated from an upstream service (the connections area).
+      'upstream_error',
     ],
   },
   url: '/tools/:call',
