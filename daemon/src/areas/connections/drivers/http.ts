@@ -182,12 +182,11 @@ export class HttpSession implements UpstreamSession {
   readonly #target: Record<string, unknown>
   readonly #secret: string | undefined
   readonly #redact: (text: string) => string
-  readonly #documentUrl: string | undefined
   readonly #base: string
-  #loaded: Loaded
+  readonly #loaded: Loaded
   readonly #closing = new AbortController()
 
-  constructor(
+  private constructor(
     target: Record<string, unknown>,
     secret: string | undefined,
     loaded: Loaded,
@@ -196,7 +195,6 @@ export class HttpSession implements UpstreamSession {
     this.#target = target
     this.#secret = secret
     this.#redact = redactor(secret)
-    this.#documentUrl = documentUrl
     this.#loaded = loaded
     this.#base = baseOf(target, loaded.imported, documentUrl)
   }
@@ -219,14 +217,8 @@ export class HttpSession implements UpstreamSession {
     return this.#loaded.imported.problems
   }
 
-  /** A document given by URL is read again: the service's tools now, not when the link came up. */
+  /** The operations of the document as read when the session opened (a reconnect reads it again). */
   async tools(): Promise<UpstreamTool[]> {
-    if (this.#documentUrl !== undefined) {
-      this.#loaded = await HttpSession.#load(
-        this.#documentUrl,
-        AbortSignal.any([this.#closing.signal, AbortSignal.timeout(30_000)]),
-      )
-    }
     return this.#loaded.imported.operations.map((o) => structuredClone(o.tool))
   }
 
@@ -280,7 +272,7 @@ export class HttpSession implements UpstreamSession {
         : ''
     throw new UpstreamError(this.#redact(`${label} answered ${response.status}${what}`), {
       status: response.status,
-      excerpt: this.#redact(text.slice(0, 2048)),
+      excerpt: this.#redact(text).slice(0, 2048),
       retryable,
       ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     })
@@ -296,7 +288,7 @@ export class HttpSession implements UpstreamSession {
       } catch {
         throw new UpstreamError(`${label} answered invalid JSON`, {
           status: response.status,
-          excerpt: this.#redact(text.slice(0, 2048)),
+          excerpt: this.#redact(text).slice(0, 2048),
         })
       }
     }

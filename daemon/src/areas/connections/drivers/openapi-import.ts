@@ -468,11 +468,15 @@ class OperationReader {
   }
 }
 
+/** One validator for every document: it compiles the OpenAPI meta-schemas once per version. */
+let documentValidator: Validator | undefined
+
 /** Validates `doc` and reads its operations; throws `OpenApiDocumentError` when it is unusable. */
 export async function importDocument(doc: unknown): Promise<ImportedDocument> {
   if (!isRecord(doc)) throw new OpenApiDocumentError('the OpenAPI document is not an object')
   const version = versionOf(doc)
-  const result = await new Validator({ allErrors: true }).validate(structuredClone(doc))
+  documentValidator ??= new Validator({ allErrors: true })
+  const result = await documentValidator.validate(structuredClone(doc))
   const findings = classify(
     result.valid || !Array.isArray(result.errors) ? [] : (result.errors as ValidatorError[]),
   )
