@@ -66,6 +66,7 @@ const doc = {
       },
     },
     '/limited': { get: { operationId: 'limitedRead', responses: { '200': { description: 'ok' } } } },
+    '/echo': { get: { operationId: 'echoAuth', responses: { '200': { description: 'ok' } } } },
     '/flaky': {
       get: { operationId: 'flakyRead', responses: { '200': { description: 'ok' } } },
       post: { operationId: 'flakyWrite', responses: { '200': { description: 'ok' } } },
@@ -103,6 +104,8 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string) {
     return send(res, 200, { ok: true })
   }
   if (url.pathname === '/v2/flaky') return send(res, 500, { error: 'boom' })
+  // A careless service that repeats the credentials it was sent in its error.
+  if (route === 'GET /v2/echo') return send(res, 403, { error: `not for ${req.headers.authorization}` })
   send(res, 404, { error: 'no route' })
 }
 
@@ -158,6 +161,7 @@ describe('an OpenAPI service linked under a namespace', () => {
     expect(link.status).toBe('up')
     expect(link.tools.sort()).toEqual([
       'inventory.create_item@1.0.0',
+      'inventory.echo_auth@1.0.0',
       'inventory.flaky_read@1.0.0',
       'inventory.flaky_write@1.0.0',
       'inventory.get_item@1.0.0',
@@ -225,5 +229,16 @@ describe('an OpenAPI service linked under a namespace', () => {
     const write = await invoke(app, 'inventory.flaky_write', {})
     expect(write.status).toBe(502)
     expect(hits.get('POST /v2/flaky')).toHaveLength(1)
+  })
+
+  it('never passes on the secret, even when the service echoes it: not in the answer, not in the journal', async () => {
+    const head = app.arw.journal.head
+    const res = await invoke(app, 'inventory.echo_auth', {})
+    expect(res.status).toBe(502)
+    expect(res.body.detail).toContain('not for Bearer [redacted]')
+    expect(JSON.stringify(res.body)).not.toContain(SECRET)
+    const written = await app.arw.journal.read(head, 100)
+    expect(written.some((e) => e.kind === 'tool.ran')).toBe(true)
+    expect(JSON.stringify(written)).not.toContain(SECRET)
   })
 })
