@@ -397,11 +397,19 @@ describe('the http driver reads an OpenAPI document', () => {
     expect(pet).toEqual({ id: 12, name: 'Rex', nickname: null, tags: ['a', 'b c'] })
     expect(seen[0]!.url).toBe('/api/pets/12?fields=id,name&tag=a&tag=b%20c')
     expect(seen[0]!.headers['x-trace']).toBe('t-1')
+    expect(seen[0]!.headers.traceparent).toBeUndefined()
     const made = await session.call('createPet', { body: { name: 'Kit' } }, call())
     expect(made).toEqual({ id: 7, name: 'Kit' })
     expect(seen[1]!.headers['content-type']).toBe('application/json')
     expect(JSON.parse(seen[1]!.body)).toEqual({ name: 'Kit' })
     expect(await session.call('listPets', {}, call())).toEqual({ body: [{ id: 1, name: 'Rex' }] })
+  })
+
+  it("sends the call's trace upstream as traceparent", async () => {
+    seen.length = 0
+    const trace = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), flags: '01' }
+    await session.call('listPets', {}, call({ trace }))
+    expect(seen[0]!.headers.traceparent).toBe(`00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`)
   })
 
   it('percent-encodes path parameters and refuses dot segments', async () => {

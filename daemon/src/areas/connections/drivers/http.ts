@@ -1,3 +1,4 @@
+import { formatTraceparent } from '@arw/protocol'
 import { parse as parseYaml } from 'yaml'
 import {
   type ConnectorDriver,
@@ -237,6 +238,8 @@ export class HttpSession implements UpstreamSession {
           ? this.#base
           : new URL(operation.server, this.#base).href
       request = buildRequest(operation, input, base, this.#secret)
+      // The call's trace continues upstream (W3C Trace Context): our span is the parent there.
+      if (call.trace) request.headers['traceparent'] = formatTraceparent(call.trace)
     } catch (error) {
       if (error instanceof RequestBuildError)
         throw new UpstreamError(`${label}: ${this.#redact(error.message)}`)
