@@ -165,6 +165,14 @@ describe('the ws driver', () => {
     })
   })
 
+  it("sends the call's trace as traceparent", async () => {
+    const trace = { traceId: 'c'.repeat(32), spanId: 'd'.repeat(16), flags: '01' }
+    await session.call('echo', { text: 'traced' }, call({ trace }))
+    expect(received).toContainEqual(
+      expect.objectContaining({ tool: 'echo', traceparent: `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01` }),
+    )
+  })
+
   it("turns the service's error into an UpstreamError with its status, secret cut out", async () => {
     const error = await failure(session.call('fail', {}, call()))
     expect(error.status).toBe(404)

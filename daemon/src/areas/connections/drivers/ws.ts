@@ -1,3 +1,4 @@
+import { formatTraceparent } from '@arw/protocol'
 import type { ToolHints } from '@arw/registry'
 import type { Logger } from 'pino'
 import { WebSocket } from 'ws'
@@ -21,7 +22,7 @@ import {
  *
  *   daemon → service
  *     {"type":"tools/list","id":"1"}                           (only when the target declares no tools)
- *     {"type":"call","id":"2","tool":"search","input":{…}}
+ *     {"type":"call","id":"2","tool":"search","input":{…},"traceparent":"00-…"}  (traceparent: W3C, optional)
  *     {"type":"cancel","id":"2"}                               (the caller gave up; answer nothing more)
  *   service → daemon
  *     {"type":"result","id":"1","output":{"tools":[…]}}        (tools: the entries described above)
@@ -340,7 +341,7 @@ export class WsSession implements UpstreamSession {
 
   call(tool: string, input: Record<string, unknown>, call: UpstreamCall): Promise<Record<string, unknown>> {
     return this.#request(
-      { type: 'call', tool, input },
+      { type: 'call', tool, input, ...(call.trace ? { traceparent: formatTraceparent(call.trace) } : {}) },
       { signal: call.signal, timeoutMs: call.timeoutMs, progress: (update) => call.progress(update) },
     )
   }
