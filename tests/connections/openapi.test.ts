@@ -66,6 +66,15 @@ const doc = {
       },
     },
     '/limited': { get: { operationId: 'limitedRead', responses: { '200': { description: 'ok' } } } },
+    // Not a valid schema: left out, and said so in the link's health.
+    '/broken': {
+      get: {
+        operationId: 'brokenRead',
+        responses: {
+          '200': { description: 'ok', content: { 'application/json': { schema: { type: 'strng' } } } },
+        },
+      },
+    },
     '/echo': { get: { operationId: 'echoAuth', responses: { '200': { description: 'ok' } } } },
     '/flaky': {
       get: { operationId: 'flakyRead', responses: { '200': { description: 'ok' } } },
@@ -111,7 +120,7 @@ function handle(req: IncomingMessage, res: ServerResponse, body: string) {
 
 let state: StateDir
 let app: FastifyInstance
-let link: { tools: string[]; status: string }
+let link: { tools: string[]; status: string; health: { ok: boolean; errors: string[] } }
 
 beforeAll(async () => {
   upstream = createServer((req, res) => {
@@ -166,6 +175,11 @@ describe('an OpenAPI service linked under a namespace', () => {
       'inventory.flaky_write@1.0.0',
       'inventory.get_item@1.0.0',
       'inventory.limited_read@1.0.0',
+    ])
+    // The operation that could not be read is not a tool, and the link's health says why.
+    expect(link.health.ok).toBe(true)
+    expect(link.health.errors).toEqual([
+      expect.stringMatching(/^GET \/broken: output schema is not valid JSON Schema/),
     ])
     const listed = await rest(app, 'GET', '/admin/introspect/tools')
     expect((listed.body as { id: string }[]).map((t) => t.id)).toContain('inventory.get_item@1.0.0')

@@ -50,6 +50,11 @@ export interface UpstreamSession {
   call(tool: string, input: Record<string, unknown>, call: UpstreamCall): Promise<Record<string, unknown>>
   /** A cheap round trip that proves the upstream answers (health tests time it). */
   ping(signal: AbortSignal): Promise<void>
+  /**
+   * What the upstream offered that the driver could not turn into a tool (one line each, e.g. an
+   * OpenAPI operation with a malformed schema); shown with the link's health. Optional.
+   */
+  skipped?(): string[]
   /** Called when the upstream says its tool list changed (MCP `tools/list_changed`); optional. */
   onToolsChanged?(listener: () => void): () => void
   /** Called once when the session dies by itself (process exited, socket closed). */

@@ -356,7 +356,7 @@ export class Federation {
           await session.close().catch(() => {})
           return
         }
-        await this.#import(live, tools)
+        await this.#import(live, tools, session.skipped?.() ?? [])
       } finally {
         clearTimeout(timer)
       }
@@ -379,7 +379,7 @@ export class Federation {
           if (live.session !== session) return
           void session!
             .tools()
-            .then((tools) => this.#import(live, tools))
+            .then((tools) => this.#import(live, tools, session!.skipped?.() ?? []))
             .catch((error) =>
               this.#d.logger.warn(
                 { link: live.stored.id, err: describe(error, secret) },
@@ -409,7 +409,7 @@ export class Federation {
   }
 
   /** Imports a tool list into the registry (replacing the link's previous import) and stores it. */
-  async #import(live: LiveLink, tools: UpstreamTool[]): Promise<ImportPlan> {
+  async #import(live: LiveLink, tools: UpstreamTool[], skipped: readonly string[]): Promise<ImportPlan> {
     const plan = planImport(live.stored.serviceId, tools, live.tools, (name) =>
       this.taken(name, live.stored.id),
     )
@@ -422,7 +422,7 @@ export class Federation {
       tools: live.tools,
     }
     await this.#d.collections.catalogs.put(live.stored.id, catalog)
-    const errors = plan.rejected.map((r) => `${r.upstream}: ${r.reason}`)
+    const errors = [...skipped, ...plan.rejected.map((r) => `${r.upstream}: ${r.reason}`)]
     // Healthy means the upstream answers; tools it offered that were not imported are listed still.
     live.health = healthOf(true, errors)
     live.rejected = plan.rejected

@@ -218,6 +218,10 @@ export class HttpSession implements UpstreamSession {
     return this.#loaded.imported.problems
   }
 
+  skipped(): string[] {
+    return this.problems().map((p) => `${p.operation}: ${p.message}`)
+  }
+
   /** The operations of the document as read when the session opened (a reconnect reads it again). */
   async tools(): Promise<UpstreamTool[]> {
     return this.#loaded.imported.operations.map((o) => structuredClone(o.tool))
@@ -355,8 +359,7 @@ export class HttpSession implements UpstreamSession {
  * with the link; an empty list for a session of another kind.
  */
 export function importProblems(session: UpstreamSession): string[] {
-  if (!(session instanceof HttpSession)) return []
-  return session.problems().map((p) => `${p.operation}: ${p.message}`)
+  return session.skipped?.() ?? []
 }
 
 export const httpDriver: ConnectorDriver = {
