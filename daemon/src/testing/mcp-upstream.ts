@@ -26,6 +26,8 @@ export interface McpUpstream {
   hanging: number
   /** The Authorization header of the last request. */
   authorization: string | undefined
+  /** The `_meta.traceparent` of the last `echo` call. */
+  traceparent: unknown
   /** Adds a tool to every open session (each sends notifications/tools/list_changed). */
   addTool(name: string): void
   /** Drops every connection and stops listening, as a crashed server would. */
@@ -60,6 +62,7 @@ export async function startMcpUpstream(): Promise<McpUpstream> {
     aborted: 0,
     hanging: 0,
     authorization: undefined,
+    traceparent: undefined,
     addTool(name) {
       extraTools.push(name)
       for (const { server } of sessions.values()) registerExtra(server, name)
@@ -93,7 +96,10 @@ export async function startMcpUpstream(): Promise<McpUpstream> {
         outputSchema: { text: z.string() },
         annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
       },
-      async ({ text }) => ({ content: [{ type: 'text', text }], structuredContent: { text } }),
+      async ({ text }, extra) => {
+        state.traceparent = extra._meta?.['traceparent']
+        return { content: [{ type: 'text', text }], structuredContent: { text } }
+      },
     )
     server.registerTool(
       'shout',

@@ -1,5 +1,6 @@
 import type { ConnectorDriver, ConnectorKind } from '../driver.ts'
 import { localDriver } from './local.ts'
+import { mcpDriver } from './mcp.ts'
 
 /**
  * The driver of each connector kind this daemon can reach. A kind without one is listed by
@@ -7,4 +8,5 @@ import { localDriver } from './local.ts'
  */
 export const DRIVERS: Partial<Record<ConnectorKind, ConnectorDriver>> = {
   local: localDriver,
+  mcp: mcpDriver,
 }

@@ -211,6 +211,13 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     expect(upstream.authorization).toBe('Bearer canary-s3cret')
   })
 
+  it("sends the call's trace upstream as _meta.traceparent", async () => {
+    const session = await open({ url: upstream.url })
+    const trace = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8), flags: '01' }
+    await session.call('echo', { text: 'traced' }, { ...call().options, trace })
+    expect(upstream.traceparent).toBe(`00-${trace.traceId}-${trace.spanId}-01`)
+  })
+
   it('turns an isError result into an UpstreamError with an excerpt of its text', async () => {
     const session = await open({ url: upstream.url })
     const error = await failure(session.call('fail', {}, call().options))

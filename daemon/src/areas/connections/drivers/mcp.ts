@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { formatTraceparent } from '@arw/protocol'
 import type { ProgressUpdate, ToolHints } from '@arw/registry'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
@@ -325,6 +326,16 @@ function requestIdOf(body: unknown): string | number | undefined {
   }
 }
 
+/**
+ * A call's `_meta`: our progress token, and the call's W3C trace as `traceparent` (the key the
+ * daemon's own MCP surface reads), so an upstream that traces continues the caller's trace.
+ */
+function metaOf(token: string, call: UpstreamCall): Record<string, unknown> {
+  return call.trace
+    ? { progressToken: token, traceparent: formatTraceparent(call.trace) }
+    : { progressToken: token }
+}
+
 class McpSession implements UpstreamSession {
   readonly #client: Client
   readonly #transport: Transport
@@ -405,7 +416,7 @@ class McpSession implements UpstreamSession {
     let result: Awaited<ReturnType<Client['callTool']>>
     try {
       result = await this.#client.callTool(
-        { name: tool, arguments: input, _meta: { progressToken: token } },
+        { name: tool, arguments: input, _meta: metaOf(token, call) },
         undefined,
         {
           signal: call.signal,
