@@ -30,6 +30,8 @@ export interface McpUpstream {
   traceparent: unknown
   /** Adds a tool to every open session (each sends notifications/tools/list_changed). */
   addTool(name: string): void
+  /** Forgets every session but keeps its streams open (a server restarted behind a proxy). */
+  forget(): void
   /** Drops every connection and stops listening, as a crashed server would. */
   kill(): Promise<void>
   /** Listens again on the same port (a fresh process: no sessions). */
@@ -67,6 +69,7 @@ export async function startMcpUpstream(): Promise<McpUpstream> {
       extraTools.push(name)
       for (const { server } of sessions.values()) registerExtra(server, name)
     },
+    forget: () => sessions.clear(),
     kill: async () => {
       http.closeAllConnections()
       await new Promise<void>((resolve) => http.close(() => resolve()))

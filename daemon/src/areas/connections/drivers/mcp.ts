@@ -32,6 +32,8 @@ const DRIVER_VERSION = '1.0.0'
 const CONNECTION_CLOSED = -32000
 const REQUEST_TIMEOUT = -32001
 
+const FORGOTTEN = 'the upstream forgot the session'
+
 /** How long opening a session may take when the caller's signal does not end it sooner. */
 const OPEN_TIMEOUT_MS = 30_000
 /** How long a ping that checks whether a broken stream means a dead upstream may take. */
@@ -247,83 +249,32 @@ function toUpstreamError(
   return new UpstreamError(`${what}: ${network ?? 'failed'}`, { excerpt: message, cause: error })
 }
 
-/**
- * A fetch for the Streamable HTTP transport that notices what the SDK 1.x client does not: a call
- * whose event stream breaks before its answer (the upstream died mid-call) would otherwise wait for
- * its timeout. The broken stream is finished with a JSON-RPC error for that request, so the call
- * fails at once; and the session is told (a stream broke or the upstream is unreachable: it probes;
- * the server forgot the session: it is over).
- */
-function guardedFetch(events: { streamBroken(): void; sessionGone(): void }): typeof fetch {
-  return async (input, init) => {
-    let response: Response
-    try {
-      response = await fetch(input, init)
-    } catch (error) {
-      events.streamBroken()
-      throw error
-    }
-    if (response.status === 404 && new Headers(init?.headers).has('mcp-session-id')) {
-      // The call that got the 404 fails with it (the SDK reads the body, then throws) before the
-      // session is closed, which would fail it as a closed connection instead: body read here,
-      // session closed on the next turn of the event loop.
-      const text = await response.text().catch(() => '')
-      setTimeout(events.sessionGone, 0)
-      return new Response(text, { status: 404, statusText: response.statusText, headers: response.headers })
-    }
+/** A tools/call result as the call answers it; an `isError` result is an UpstreamError. */
+function resultOf(
+  raw: Record<string, unknown>,
+  what: string,
+  redact: (t: string) => string,
+): Record<string, unknown> {
+  const { content, structuredContent, isError } = raw
+  if (isError === true) {
+    throw new UpstreamError(`${what}: the tool reported an error`, { excerpt: redact(textOf(content)) })
+  }
+  if (content !== undefined && !Array.isArray(content)) {
+    throw new UpstreamError(`${what}: the upstream answered a malformed result (content is not an array)`)
+  }
+  if (structuredContent !== undefined) {
     if (
-      init?.method !== 'POST' ||
-      !response.ok ||
-      response.body === null ||
-      !response.headers.get('content-type')?.startsWith('text/event-stream')
+      typeof structuredContent !== 'object' ||
+      structuredContent === null ||
+      Array.isArray(structuredContent)
     ) {
-      return response
+      throw new UpstreamError(
+        `${what}: the upstream answered a malformed result (structuredContent is not an object)`,
+      )
     }
-    const id = requestIdOf(init.body)
-    if (id === undefined) return response
-    const reader = response.body.getReader()
-    const body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read()
-          if (done) controller.close()
-          else controller.enqueue(value)
-        } catch {
-          const error = {
-            jsonrpc: '2.0',
-            id,
-            error: { code: CONNECTION_CLOSED, message: 'the upstream stream broke' },
-          }
-          controller.enqueue(
-            new TextEncoder().encode(`\n\nevent: message\ndata: ${JSON.stringify(error)}\n\n`),
-          )
-          controller.close()
-          events.streamBroken()
-        }
-      },
-      cancel(reason) {
-        return reader.cancel(reason)
-      },
-    })
-    return new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: response.headers,
-    })
+    return structuredContent as Record<string, unknown>
   }
-}
-
-function requestIdOf(body: unknown): string | number | undefined {
-  if (typeof body !== 'string') return undefined
-  try {
-    const message = JSON.parse(body) as { id?: unknown; method?: unknown }
-    return typeof message.method === 'string' &&
-      (typeof message.id === 'number' || typeof message.id === 'string')
-      ? message.id
-      : undefined
-  } catch {
-    return undefined
-  }
+  return { content: content ?? [] }
 }
 
 /**
@@ -351,6 +302,7 @@ class McpSession implements UpstreamSession {
    */
   readonly #progress = new Map<string, (update: ProgressUpdate) => void>()
   #calls = 0
+  #schemas!: { result: typeof import('@modelcontextprotocol/sdk/types.js').ResultSchema }
   #closed: string | undefined
   #probing = false
 
@@ -363,9 +315,10 @@ class McpSession implements UpstreamSession {
 
   /** Wires the SDK's notifications; called before connecting so nothing sent right after is missed. */
   async listen(): Promise<void> {
-    const { ProgressNotificationSchema, ToolListChangedNotificationSchema } = await import(
+    const { ProgressNotificationSchema, ResultSchema, ToolListChangedNotificationSchema } = await import(
       '@modelcontextprotocol/sdk/types.js'
     )
+    this.#schemas = { result: ResultSchema }
     this.#client.setNotificationHandler(ProgressNotificationSchema, ({ params }) => {
       const update: ProgressUpdate = { progress: params.progress }
       if (params.total !== undefined) update.total = params.total
@@ -376,6 +329,7 @@ class McpSession implements UpstreamSession {
       for (const listener of [...this.#changed]) listener()
     })
     this.#client.onclose = () => this.died('the upstream closed the connection')
+    this.#client.onerror = () => this.probe()
   }
 
   async tools(): Promise<UpstreamTool[]> {
@@ -388,6 +342,7 @@ class McpSession implements UpstreamSession {
       try {
         answer = await this.#client.listTools(cursor === undefined ? undefined : { cursor })
       } catch (error) {
+        this.noticed(error)
         throw toUpstreamError(error, 'tools/list', undefined, this.#redact)
       }
       for (const tool of answer.tools) {
@@ -413,36 +368,46 @@ class McpSession implements UpstreamSession {
     const what = `tools/call ${tool}`
     const token = `arw-${++this.#calls}`
     this.#progress.set(token, call.progress)
-    let result: Awaited<ReturnType<Client['callTool']>>
+    // The SDK never removes its abort listener from a request's signal: aborted after the answer
+    // (the pipeline aborts a call's signal when it ends in a timeout or failure) it would still send
+    // notifications/cancelled. So the SDK gets a signal of its own, tied to the caller's only while
+    // the request is out.
+    const local = new AbortController()
+    const forward = () => local.abort(call.signal.reason)
+    if (call.signal.aborted) forward()
+    else call.signal.addEventListener('abort', forward, { once: true })
+    let raw: Record<string, unknown>
     try {
-      result = await this.#client.callTool(
-        { name: tool, arguments: input, _meta: metaOf(token, call) },
-        undefined,
+      // Requested with the SDK's loose result schema, not CallToolResultSchema: the pipeline checks
+      // the output against the imported schema anyway, and a second deep parse per call costs.
+      raw = await this.#client.request(
         {
-          signal: call.signal,
-          // The call's deadline is absolute (the pipeline cuts it off then): progress does not extend
-          // it, so no resetTimeoutOnProgress.
+          method: 'tools/call',
+          params: { name: tool, arguments: input, _meta: metaOf(token, call) },
+        },
+        this.#schemas.result,
+        {
+          signal: local.signal,
+          // The call's deadline is absolute (the pipeline cuts it off then): progress does not
+          // extend it, so no resetTimeoutOnProgress.
           timeout: Math.max(1, Math.floor(call.timeoutMs)),
         },
       )
     } catch (error) {
+      this.noticed(error)
       throw toUpstreamError(error, what, call.signal, this.#redact)
     } finally {
+      call.signal.removeEventListener('abort', forward)
       this.#progress.delete(token)
     }
-    if (result.isError === true) {
-      throw new UpstreamError(`${what}: the tool reported an error`, {
-        excerpt: this.#redact(textOf(result.content)),
-      })
-    }
-    if (result.structuredContent !== undefined) return result.structuredContent as Record<string, unknown>
-    return { content: (result.content as unknown[] | undefined) ?? [] }
+    return resultOf(raw, what, this.#redact)
   }
 
   async ping(signal: AbortSignal): Promise<void> {
     try {
       await this.#client.ping({ signal })
     } catch (error) {
+      this.noticed(error)
       throw toUpstreamError(error, 'ping', signal, this.#redact)
     }
   }
@@ -461,13 +426,28 @@ class McpSession implements UpstreamSession {
     return () => this.#closedListeners.delete(listener)
   }
 
-  /** A stream broke mid-call: the upstream may be gone, or only that connection. A ping tells which. */
+  /**
+   * A request failed: a 404 on a session means the server forgot it (restarted): the session is
+   * over. Other failures are for `probe` to judge.
+   */
+  noticed(error: unknown): void {
+    if (httpStatus(error) === 404) this.died(FORGOTTEN)
+  }
+
+  /**
+   * The transport reported an error (a stream broke, a request could not be sent): the upstream
+   * may be gone, or only that connection. A ping tells which; when the upstream does not answer,
+   * the session is over, which fails its calls in flight at once (the SDK 1.x client would leave
+   * a call whose stream broke waiting for its timeout).
+   */
   probe(): void {
     if (this.#probing || this.#closed !== undefined) return
     this.#probing = true
     this.#client
       .ping({ timeout: PROBE_TIMEOUT_MS })
-      .catch(() => this.died('the upstream stopped answering'))
+      .catch((error: unknown) =>
+        this.died(httpStatus(error) === 404 ? FORGOTTEN : 'the upstream stopped answering'),
+      )
       .finally(() => {
         this.#probing = false
       })
@@ -507,7 +487,6 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
   ])
   const client = new Client({ name: 'arw', version: DRIVER_VERSION }, { capabilities: {} })
-  let session: McpSession | undefined
   let transport: Transport
   let where: string
   if (typeof target['command'] === 'string') {
@@ -530,16 +509,10 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     }
     if (secret !== undefined) headers['authorization'] = `Bearer ${secret}`
     const url = new URL(target['url'] as string)
-    transport = new StreamableHTTPClientTransport(url, {
-      requestInit: { headers },
-      fetch: guardedFetch({
-        streamBroken: () => session?.probe(),
-        sessionGone: () => session?.died('the upstream forgot the session'),
-      }),
-    })
+    transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } })
     where = `mcp server at ${url.origin}${url.pathname}`
   }
-  session = new McpSession(client, transport, redact, logger)
+  const session = new McpSession(client, transport, redact, logger)
   await session.listen()
   const closeOnAbort = () => client.close().catch(() => undefined)
   signal.addEventListener('abort', closeOnAbort, { once: true })
