@@ -211,12 +211,11 @@ function toUpstreamError(
   what: string,
   signal: AbortSignal | undefined,
   redact: (t: string) => string,
-) {
+): unknown {
   if (error instanceof UpstreamError) return error
-  if (signal?.aborted) {
-    const timedOut = signal.reason instanceof Error && signal.reason.name === 'TimeoutError'
-    return new UpstreamError(`${what}: ${timedOut ? 'timed out' : 'cancelled'}`, { timedOut, cause: error })
-  }
+  // The caller's own cancellation (or the pipeline's deadline) is no upstream failure: neither
+  // retried nor counted by the breaker. It ends the call with the reason it was aborted with.
+  if (signal?.aborted) return signal.reason ?? error
   const message = redact(error instanceof Error ? error.message : String(error))
   const code = jsonRpcCode(error)
   if (code === REQUEST_TIMEOUT)
@@ -302,6 +301,8 @@ class McpSession implements UpstreamSession {
    */
   readonly #progress = new Map<string, (update: ProgressUpdate) => void>()
   #calls = 0
+  /** How to fail each call in flight, when a probe finds the upstream gone. */
+  readonly #inflight = new Set<(error: UpstreamError) => void>()
   #schemas!: { result: typeof import('@modelcontextprotocol/sdk/types.js').ResultSchema }
   #closed: string | undefined
   #probing = false
@@ -366,6 +367,10 @@ class McpSession implements UpstreamSession {
     call: UpstreamCall,
   ): Promise<Record<string, unknown>> {
     const what = `tools/call ${tool}`
+    if (this.#closed !== undefined) {
+      // Nothing is sent on a session that is over: safe to send again on the next one.
+      throw new UpstreamError(`${what}: the session is closed (${this.#closed})`, { retryable: true })
+    }
     const token = `arw-${++this.#calls}`
     this.#progress.set(token, call.progress)
     // The SDK never removes its abort listener from a request's signal: aborted after the answer
@@ -380,7 +385,7 @@ class McpSession implements UpstreamSession {
     try {
       // Requested with the SDK's loose result schema, not CallToolResultSchema: the pipeline checks
       // the output against the imported schema anyway, and a second deep parse per call costs.
-      raw = await this.#client.request(
+      const request = this.#client.request(
         {
           method: 'tools/call',
           params: { name: tool, arguments: input, _meta: metaOf(token, call) },
@@ -393,6 +398,14 @@ class McpSession implements UpstreamSession {
           timeout: Math.max(1, Math.floor(call.timeoutMs)),
         },
       )
+      raw = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const lost = (error: UpstreamError) => {
+          reject(error)
+          local.abort(error)
+        }
+        this.#inflight.add(lost)
+        request.then(resolve, reject).finally(() => this.#inflight.delete(lost))
+      })
     } catch (error) {
       this.noticed(error)
       throw toUpstreamError(error, what, call.signal, this.#redact)
@@ -436,18 +449,23 @@ class McpSession implements UpstreamSession {
 
   /**
    * The transport reported an error (a stream broke, a request could not be sent): the upstream
-   * may be gone, or only that connection. A ping tells which; when the upstream does not answer,
-   * the session is over, which fails its calls in flight at once (the SDK 1.x client would leave
-   * a call whose stream broke waiting for its timeout).
+   * may be gone, or only one connection. A ping tells which. When the upstream does not answer,
+   * the calls in flight fail at once (the SDK 1.x client would leave a call whose response stream
+   * broke waiting for its timeout); the session stays, as an HTTP session outlives a server that
+   * is briefly unreachable; a server that comes back without it answers 404 and ends it.
    */
   probe(): void {
     if (this.#probing || this.#closed !== undefined) return
     this.#probing = true
     this.#client
       .ping({ timeout: PROBE_TIMEOUT_MS })
-      .catch((error: unknown) =>
-        this.died(httpStatus(error) === 404 ? FORGOTTEN : 'the upstream stopped answering'),
-      )
+      .catch((error: unknown) => {
+        if (httpStatus(error) === 404) return this.died(FORGOTTEN)
+        const lost = new UpstreamError('the upstream stopped answering during the call', {
+          excerpt: this.#redact(error instanceof Error ? error.message : String(error)),
+        })
+        for (const fail of [...this.#inflight]) fail(lost)
+      })
       .finally(() => {
         this.#probing = false
       })
