@@ -131,6 +131,9 @@ export async function startMcpUpstream(): Promise<McpUpstream> {
             })
           }
         }
+        // The 1.x SDK client drops a progress notification read in the same chunk as the result
+        // (see the mcp driver): a pause keeps the last one apart, as a real tool's work would.
+        await new Promise((resolve) => setTimeout(resolve, delayMs))
         return { content: [{ type: 'text', text: String(count) }], structuredContent: { done: count } }
       },
     )
