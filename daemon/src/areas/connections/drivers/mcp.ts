@@ -14,6 +14,7 @@ import {
   type UpstreamSession,
   type UpstreamTool,
 } from '../driver.ts'
+import { sessionFetch } from './mcp-fetch.ts'
 
 /**
  * The `mcp` connector: an MCP server reached through the official SDK's client, either a command the
@@ -307,7 +308,16 @@ class McpSession implements UpstreamSession {
   #closed: string | undefined
   #probing = false
 
-  constructor(client: Client, transport: Transport, redact: (text: string) => string, logger: Logger) {
+  readonly #release: () => void
+
+  constructor(
+    client: Client,
+    transport: Transport,
+    redact: (text: string) => string,
+    logger: Logger,
+    release: () => void,
+  ) {
+    this.#release = release
     this.#client = client
     this.#transport = transport
     this.#redact = redact
@@ -478,7 +488,10 @@ class McpSession implements UpstreamSession {
     this.#logger.info({ reason }, 'mcp upstream session closed')
     for (const listener of [...this.#closedListeners]) listener(reason)
     this.#closedListeners.clear()
-    this.#client.close().catch(() => undefined)
+    this.#client
+      .close()
+      .catch(() => undefined)
+      .finally(this.#release)
   }
 
   async close(): Promise<void> {
@@ -494,6 +507,7 @@ class McpSession implements UpstreamSession {
       ])
     }
     await this.#client.close().catch(() => undefined)
+    this.#release()
   }
 }
 
@@ -506,6 +520,7 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
   ])
   const client = new Client({ name: 'arw', version: DRIVER_VERSION }, { capabilities: {} })
   let transport: Transport
+  let release = () => {}
   let where: string
   if (typeof target['command'] === 'string') {
     const env: Record<string, string> = { ...((target['env'] as Record<string, string> | undefined) ?? {}) }
@@ -527,10 +542,12 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     }
     if (secret !== undefined) headers['authorization'] = `Bearer ${secret}`
     const url = new URL(target['url'] as string)
-    transport = new StreamableHTTPClientTransport(url, { requestInit: { headers } })
+    const http = sessionFetch()
+    release = http.close
+    transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
     where = `mcp server at ${url.origin}${url.pathname}`
   }
-  const session = new McpSession(client, transport, redact, logger)
+  const session = new McpSession(client, transport, redact, logger, release)
   await session.listen()
   const closeOnAbort = () => client.close().catch(() => undefined)
   signal.addEventListener('abort', closeOnAbort, { once: true })
@@ -538,6 +555,7 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     await client.connect(transport, { signal, timeout: OPEN_TIMEOUT_MS })
   } catch (error) {
     await client.close().catch(() => undefined)
+    release()
     throw toUpstreamError(error, `connecting to ${where}`, signal, redact)
   } finally {
     signal.removeEventListener('abort', closeOnAbort)
