@@ -14,6 +14,7 @@ import { z } from 'zod'
  *   echo      {text} → structured {text}; read-only, idempotent, with an output schema
  *   shout     {text} → content only (no output schema), upper-cased
  *   fail      {}     → an isError result whose text the caller should see an excerpt of
+ *   leak      {}     → an isError result quoting the Authorization header it got
  *   steps     {count, delayMs} → `count` progress notifications, then {done: count}
  *   hang      {}     → never answers; records when its call is aborted (the client cancelled)
  */
@@ -113,6 +114,14 @@ export async function startMcpUpstream(): Promise<McpUpstream> {
       isError: true,
       content: [{ type: 'text', text: 'the upstream refused: quota exhausted' }],
     }))
+    server.registerTool(
+      'leak',
+      { description: 'Fails, quoting the credentials it got.', inputSchema: {} },
+      async (_a, extra) => ({
+        isError: true,
+        content: [{ type: 'text', text: `refused ${extra.requestInfo?.headers['authorization'] ?? ''}` }],
+      }),
+    )
     server.registerTool(
       'steps',
       {

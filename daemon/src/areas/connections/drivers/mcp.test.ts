@@ -188,7 +188,7 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
   it('lists tools; a tool without annotations gets the MCP defaults (destructive, open world, not retried)', async () => {
     const session = await open({ url: upstream.url })
     const tools = await session.tools()
-    expect(tools.map((t) => t.name).sort()).toEqual(['echo', 'fail', 'hang', 'shout', 'steps'])
+    expect(tools.map((t) => t.name).sort()).toEqual(['echo', 'fail', 'hang', 'leak', 'shout', 'steps'])
     expect(tools.find((t) => t.name === 'echo')).toMatchObject({
       output: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
       hints: { readOnly: true, idempotent: true, openWorld: false },
@@ -223,6 +223,12 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     const error = await failure(session.call('fail', {}, call().options))
     expect(error.excerpt).toContain('quota exhausted')
     expect(error.retryable).toBe(false)
+  })
+
+  it('never lets the secret out in an error excerpt, even when the upstream quotes it', async () => {
+    const session = await open({ url: upstream.url }, 'canary-s3cret')
+    const error = await failure(session.call('leak', {}, call().options))
+    expect(error.excerpt).toBe('refused Bearer [redacted]')
   })
 
   it('forwards progress with its messages', async () => {

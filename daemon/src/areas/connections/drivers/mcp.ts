@@ -204,7 +204,7 @@ function httpStatus(error: unknown): number | undefined {
 /** One place that removes the secret from anything the upstream or the SDK wrote. */
 function redactor(secret: string | undefined): (text: string) => string {
   if (!secret) return (text) => text
-  return (text) => text.split(secret).join('[secret]')
+  return (text) => text.split(secret).join('[redacted]')
 }
 
 function toUpstreamError(
