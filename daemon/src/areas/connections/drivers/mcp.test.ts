@@ -268,6 +268,22 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     expect((await session.tools()).some((t) => t.name.startsWith('late-'))).toBe(true)
   })
 
+  it('gives up opening a server that does not answer when the open is aborted', async () => {
+    // A listener that accepts and never answers.
+    const silent = createServer(() => undefined)
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/mcp`
+      const error = await failure(
+        mcpDriver.open({ target: { url }, secret: undefined, signal: AbortSignal.timeout(200), logger }),
+      )
+      expect(error.timedOut).toBe(true)
+    } finally {
+      silent.closeAllConnections()
+      await new Promise((resolve) => silent.close(resolve))
+    }
+  })
+
   it('refuses to open an unreachable server with a retryable UpstreamError', async () => {
     const probe = createServer()
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))

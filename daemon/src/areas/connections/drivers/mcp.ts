@@ -556,7 +556,10 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
   } catch (error) {
     await client.close().catch(() => undefined)
     release()
-    throw toUpstreamError(error, `connecting to ${where}`, signal, redact)
+    // The area aborts an open that takes longer than the connection's timeout.
+    if (signal.aborted)
+      throw new UpstreamError(`connecting to ${where}: no answer in time`, { timedOut: true })
+    throw toUpstreamError(error, `connecting to ${where}`, undefined, redact)
   } finally {
     signal.removeEventListener('abort', closeOnAbort)
   }
