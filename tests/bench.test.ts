@@ -65,6 +65,7 @@ describe('npm run bench (smoke)', () => {
     }
     expect(out).toMatch(/^p99 invoke [\d.]+ ms, fastify [\d.]+ ms/m)
     expect(out).toMatch(/^added latency, daemon \/mcp: p50 -?[\d.]+ ms, p99 -?[\d.]+ ms/m)
+    expect(out).toMatch(/^daemon cpu per call, \/mcp: federated \d+ µs, built-in \d+ µs/m)
     expect(out).toContain(`node ${process.version}`)
     expect(out).toMatch(/\d+ cores/)
     expect(out).toMatch(/^# load average before: [\d.]+ [\d.]+ [\d.]+/m)

@@ -396,12 +396,21 @@ async function federationGroup(rounds: number): Promise<void> {
           name: 'federated http invoke',
           run: () => measure(daemon!, invokePath, ECHO_BODY, ADMIN, n),
         },
+        // The daemon's own echo on its /mcp: what the daemon costs without the upstream hop.
+        await mcpTarget(
+          'built-in daemon /mcp',
+          daemon!,
+          true,
+          { authorization: `Bearer ${TOKEN}` },
+          MCP_BODY,
+          n,
+        ),
       ])
       printLoadTable(
         `federation: an upstream MCP echo (SDK, Streamable HTTP) called directly and through the daemon (${settings(rounds, n)})`,
         rows,
       )
-      const [directRow, mcpRow, invokeRow] = rows as [Row, Row, Row]
+      const [directRow, mcpRow, invokeRow, builtinRow] = rows as [Row, Row, Row, Row]
       ratio('federated/direct', figure(mcpRow, rps), figure(directRow, rps))
       ratio('federated-invoke/direct', figure(invokeRow, rps), figure(directRow, rps))
       const p50 = (r: LoadResult) => r.p50
@@ -412,6 +421,10 @@ async function federationGroup(rounds: number): Promise<void> {
       )
       console.log(
         `added latency, http invoke: p50 ${added(invokeRow, p50)} ms, p99 ${added(invokeRow, p99)} ms (medians)`,
+      )
+      const cpuOf = (row: Row) => figure(row, cpu).median
+      console.log(
+        `daemon cpu per call, /mcp: federated ${cpuOf(mcpRow).toFixed(0)} µs, built-in ${cpuOf(builtinRow).toFixed(0)} µs (the upstream hop: ${(cpuOf(mcpRow) - cpuOf(builtinRow)).toFixed(0)} µs; the upstream's own: ${cpuOf(directRow).toFixed(0)} µs)`,
       )
       figures['federation'] = rows
     },
