@@ -151,6 +151,21 @@ describe('an MCP server over Streamable HTTP, linked as a connection of kind mcp
     expect((await rest(app, 'GET', '/connections/c-up')).body.connection.status).toBe('healthy')
   })
 
+  it('cancels the upstream call when an HTTP invoke caller hangs up', async () => {
+    const before = { hanging: upstream.hanging, aborted: upstream.aborted }
+    const controller = new AbortController()
+    const pending = fetch(`${base}/tools/up.hang:invoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-arw-admin': TEST_TOKEN },
+      body: JSON.stringify({ input: {} }),
+      signal: controller.signal,
+    })
+    await vi.waitFor(() => expect(upstream.hanging).toBe(before.hanging + 1))
+    controller.abort()
+    await expect(pending).rejects.toThrow()
+    await vi.waitFor(() => expect(upstream.aborted).toBe(before.aborted + 1))
+  })
+
   it('re-imports when the upstream tool list changes, and tells the daemon MCP clients', async () => {
     const changed = vi.fn()
     mcp.setNotificationHandler(ToolListChangedNotificationSchema, changed)
