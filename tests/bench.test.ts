@@ -38,8 +38,8 @@ function resultsOf(out: string): Results {
 describe('npm run bench (smoke)', () => {
   // Every group is measured by one of the first two tests: sse (the cheapest) in two rounds, the
   // others in one, to keep CI short.
-  it('measures every target of the invoke, mcp and startup groups and prints the ratio lines and the machine', () => {
-    const result = bench(['invoke', 'mcp', 'startup', '--rounds', '1'], SMOKE)
+  it('measures every target of the invoke, mcp, federation and startup groups and prints the ratio lines and the machine', () => {
+    const result = bench(['invoke', 'mcp', 'federation', 'startup', '--rounds', '1'], SMOKE)
     expect(result.status, result.stderr).toBe(0)
     const out = result.stdout
     for (const name of [
@@ -54,6 +54,8 @@ describe('npm run bench (smoke)', () => {
       'mcp/fastmcp',
       'mcp/invoke',
       'cpu invoke/mcp',
+      'federated/direct',
+      'federated-invoke/direct',
       'startup/fastify',
       'startup-http/fastify',
       'startup-mcp/fastify',
@@ -62,6 +64,8 @@ describe('npm run bench (smoke)', () => {
       expect(out, name).toMatch(new RegExp(`^ratio ${name} \\d+\\.\\d\\d$`, 'm'))
     }
     expect(out).toMatch(/^p99 invoke [\d.]+ ms, fastify [\d.]+ ms/m)
+    expect(out).toMatch(/^added latency, daemon \/mcp: p50 -?[\d.]+ ms, p99 -?[\d.]+ ms/m)
+    expect(out).toMatch(/^daemon cpu per call, \/mcp: federated \d+ µs, built-in \d+ µs/m)
     expect(out).toContain(`node ${process.version}`)
     expect(out).toMatch(/\d+ cores/)
     expect(out).toMatch(/^# load average before: [\d.]+ [\d.]+ [\d.]+/m)

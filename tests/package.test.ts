@@ -114,6 +114,53 @@ describe('the packed package, installed with npm install -g', () => {
     }
   })
 
+  it('reaches an MCP server through a connection of kind mcp (the SDK it loads on demand is installed with it)', async () => {
+    const token = 'package-test-token'
+    const proc = spawn('arw', ['start'], {
+      cwd: tmpdir(),
+      env: {
+        ...clientEnv(join(prefix, 'bin')),
+        ...{ ARW_HOST: '127.0.0.1', ARW_PORT: '0', ARW_LOG_LEVEL: 'warn', ARW_ADMIN_TOKEN: token },
+        ARW_STATE_DIR: join(work, 'state-mcp'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    try {
+      let stderr = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        proc.stderr!.on('data', (c) => {
+          stderr += c
+          const m = /daemon listening on (\S+)/.exec(stderr)
+          if (m) resolve(m[1]!)
+        })
+        proc.once('exit', (code) => reject(new Error(`arw start exited with ${code}:\n${stderr}`)))
+      })
+      const post = async (path: string, body: unknown) => {
+        const res = await fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-arw-admin': token },
+          body: JSON.stringify(body),
+        })
+        return {
+          status: res.status,
+          body: (await res.json()) as { link?: { status?: string }; output?: unknown },
+        }
+      }
+      // The reference server of this checkout, started by the installed daemon over stdio.
+      const server = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js')
+      const target = { command: process.execPath, args: [server, 'stdio'] }
+      expect((await post('/connections', { id: 'ref', connectorId: 'mcp', target })).status).toBe(200)
+      const linked = await post('/links', { connectionId: 'ref', serviceId: 'ref', autoEnable: true })
+      expect(linked.body.link?.status, JSON.stringify(linked.body)).toBe('up')
+      const called = await post('/tools/ref.echo:invoke', { input: { message: 'installed' } })
+      expect(called.body.output).toEqual({ content: [{ type: 'text', text: 'Echo: installed' }] })
+      proc.kill('SIGTERM')
+      expect(await exited(proc)).toBe(0)
+    } finally {
+      proc.kill('SIGKILL')
+    }
+  })
+
   it("the README's installed MCP snippet ({command: arw}) lists and calls tools", async () => {
     const entry = readmeStdioSnippets().find((s) => s.command === 'arw')
     expect(entry).toBeDefined()

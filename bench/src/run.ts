@@ -46,12 +46,18 @@ function usage(message: string): never {
 }
 
 /** One autocannon round (warm-up, then measured) against a running server. */
-function measure(server: Child, path: string, body: string, headers: Record<string, string> = {}) {
+function measure(
+  server: Child,
+  path: string,
+  body: string,
+  headers: Record<string, string> = {},
+  connections = CONNECTIONS,
+) {
   return load({
     url: `http://127.0.0.1:${server.ready['port']}${path}`,
     body,
     headers,
-    connections: CONNECTIONS,
+    connections,
     warmupSeconds: WARMUP,
     seconds: SECONDS,
     pid: server.child.pid,
@@ -105,8 +111,8 @@ const rps = (r: LoadResult) => r.rps
 const cpu = (r: LoadResult) => r.cpuPerRequest
 const p99 = (r: LoadResult) => r.p99
 
-function settings(rounds: number): string {
-  return `${CONNECTIONS} connections, ${rounds} round(s) of ${WARMUP}s warm-up + ${SECONDS}s measured`
+function settings(rounds: number, connections = CONNECTIONS): string {
+  return `${connections} connections, ${rounds} round(s) of ${WARMUP}s warm-up + ${SECONDS}s measured`
 }
 
 async function invokeGroup(rounds: number): Promise<void> {
@@ -289,11 +295,13 @@ async function mcpTarget(
   server: Child,
   session: boolean,
   auth: Record<string, string> = {},
+  body = MCP_BODY,
+  connections = CONNECTIONS,
 ): Promise<Target<LoadResult>> {
   const url = `http://127.0.0.1:${server.ready['port']}/mcp`
   const headers = session ? await mcpSession(url, { ...MCP_HEADERS, ...auth }) : { ...MCP_HEADERS, ...auth }
-  await expectOk(url, MCP_BODY, headers, 'hello')
-  return { name, run: () => measure(server, '/mcp', MCP_BODY, headers) }
+  await expectOk(url, body, headers, 'hello')
+  return { name, run: () => measure(server, '/mcp', body, headers, connections) }
 }
 
 async function mcpGroup(rounds: number): Promise<void> {
@@ -327,6 +335,98 @@ async function mcpGroup(rounds: number): Promise<void> {
       ratio('mcp/invoke', figure(mcpRow, rps), figure(invokeRow, rps))
       ratio('cpu invoke/mcp', figure(invokeRow, cpu), figure(mcpRow, cpu))
       figures['mcp'] = rows
+    },
+  )
+}
+
+/** The federation group's load: the issue's target is stated at 10 connections (fewer in smoke runs). */
+const FEDERATION_CONNECTIONS = Math.min(CONNECTIONS, 10)
+const FEDERATED_TOOL = 'up.demo.echo'
+const FEDERATED_MCP_BODY = MCP_BODY.replace('"demo.echo"', `"${FEDERATED_TOOL}"`)
+
+/** Links the daemon to an upstream MCP server (a connection of kind mcp, a link that enables it). */
+async function linkMcpUpstream(daemon: Child, upstreamUrl: string): Promise<void> {
+  const base = `http://127.0.0.1:${daemon.ready['port']}`
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...ADMIN },
+      body: JSON.stringify(body),
+    })
+    const answer = (await res.json()) as { link?: { status: string; health: unknown } }
+    if (!res.ok)
+      throw new Error(`POST ${path} failed (${res.status}): ${JSON.stringify(answer).slice(0, 300)}`)
+    return answer
+  }
+  await post('/connections', { id: 'bench-upstream', connectorId: 'mcp', target: { url: upstreamUrl } })
+  const { link } = await post('/links', { connectionId: 'bench-upstream', serviceId: 'up', autoEnable: true })
+  if (link?.status !== 'up')
+    throw new Error(`the bench link did not come up: ${JSON.stringify(link?.health)}`)
+}
+
+async function federationGroup(rounds: number): Promise<void> {
+  await withServers(
+    [
+      { file: 'bench/src/servers/mcp-sdk.ts', args: ['session'] },
+      { file: DAEMON, env: DAEMON_ENV },
+    ],
+    async ([upstream, daemon]) => {
+      await linkMcpUpstream(daemon!, `http://127.0.0.1:${upstream!.ready['port']}/mcp`)
+      const invokePath = `/tools/${FEDERATED_TOOL}:invoke`
+      await expectOk(
+        `http://127.0.0.1:${daemon!.ready['port']}${invokePath}`,
+        ECHO_BODY,
+        ADMIN,
+        '"text":"hello"',
+      )
+      const n = FEDERATION_CONNECTIONS
+      const rows = await loadRounds(rounds, [
+        // The upstream's own session, as any MCP client (the daemon's driver included) calls it.
+        await mcpTarget('direct sdk session', upstream!, true, {}, MCP_BODY, n),
+        // The same upstream tool through the daemon: its MCP surface, the pipeline, the mcp driver.
+        await mcpTarget(
+          'federated daemon /mcp',
+          daemon!,
+          true,
+          { authorization: `Bearer ${TOKEN}` },
+          FEDERATED_MCP_BODY,
+          n,
+        ),
+        {
+          name: 'federated http invoke',
+          run: () => measure(daemon!, invokePath, ECHO_BODY, ADMIN, n),
+        },
+        // The daemon's own echo on its /mcp: what the daemon costs without the upstream hop.
+        await mcpTarget(
+          'built-in daemon /mcp',
+          daemon!,
+          true,
+          { authorization: `Bearer ${TOKEN}` },
+          MCP_BODY,
+          n,
+        ),
+      ])
+      printLoadTable(
+        `federation: an upstream MCP echo (SDK, Streamable HTTP) called directly and through the daemon (${settings(rounds, n)})`,
+        rows,
+      )
+      const [directRow, mcpRow, invokeRow, builtinRow] = rows as [Row, Row, Row, Row]
+      ratio('federated/direct', figure(mcpRow, rps), figure(directRow, rps))
+      ratio('federated-invoke/direct', figure(invokeRow, rps), figure(directRow, rps))
+      const p50 = (r: LoadResult) => r.p50
+      const added = (row: Row, pick: (r: LoadResult) => number) =>
+        (figure(row, pick).median - figure(directRow, pick).median).toFixed(2)
+      console.log(
+        `added latency, daemon /mcp: p50 ${added(mcpRow, p50)} ms, p99 ${added(mcpRow, p99)} ms (medians)`,
+      )
+      console.log(
+        `added latency, http invoke: p50 ${added(invokeRow, p50)} ms, p99 ${added(invokeRow, p99)} ms (medians)`,
+      )
+      const cpuOf = (row: Row) => figure(row, cpu).median
+      console.log(
+        `daemon cpu per call, /mcp: federated ${cpuOf(mcpRow).toFixed(0)} µs, built-in ${cpuOf(builtinRow).toFixed(0)} µs (the upstream hop: ${(cpuOf(mcpRow) - cpuOf(builtinRow)).toFixed(0)} µs; the upstream's own: ${cpuOf(directRow).toFixed(0)} µs)`,
+      )
+      figures['federation'] = rows
     },
   )
 }
@@ -376,6 +476,7 @@ const GROUPS: Record<string, (rounds: number) => Promise<void>> = {
   invoke: invokeGroup,
   sse: sseGroup,
   mcp: mcpGroup,
+  federation: federationGroup,
   startup: startupGroup,
 }
 

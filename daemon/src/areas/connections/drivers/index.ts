@@ -1,6 +1,7 @@
 import type { ConnectorDriver, ConnectorKind } from '../driver.ts'
 import { httpDriver } from './http.ts'
 import { localDriver } from './local.ts'
+import { mcpDriver } from './mcp.ts'
 import { wsDriver } from './ws.ts'
 
 /**
@@ -10,5 +11,6 @@ import { wsDriver } from './ws.ts'
 export const DRIVERS: Partial<Record<ConnectorKind, ConnectorDriver>> = {
   http: httpDriver,
   local: localDriver,
+  mcp: mcpDriver,
   ws: wsDriver,
 }
