@@ -23,6 +23,10 @@ const PROSE =
   "The quick brown fox jumps over the lazy dog. It wasn't late, was it? Yes! Ünïcödé façade, naïve café. 3.14 and 1,000 items; e.g. Dr. Smith said so.\n"
 const prose = (length: number) => PROSE.repeat(Math.ceil(length / PROSE.length)).slice(0, length)
 
+const CONNECTOR_ID = `g${'w'.repeat(63)}`
+const CONNECTION_ID = `c${'o'.repeat(63)}`
+const LINK_ID = `l${'i'.repeat(63)}`
+
 /**
  * The largest input each built-in tool's schema accepts (every string at its maxLength). A tool
  * served without an entry here fails the test: new tools must be bounded too.
@@ -40,6 +44,49 @@ const LARGEST: Record<string, Array<Record<string, unknown>>> = {
     { task_id: 't'.repeat(200), trace_id: 'a'.repeat(32), step: 's'.repeat(200), limit: 1000 },
   ],
   'introspect.tools': [{ query: 'q'.repeat(200), capability: 'c'.repeat(100), all_versions: true }],
+  // The connections area, in an order in which each call finds what it names (ids at 64 characters).
+  'connectors.register': [
+    {
+      id: CONNECTOR_ID,
+      kind: 'mcp',
+      name: 'n'.repeat(200),
+      capabilities: Array.from({ length: 64 }, () => 'c'.repeat(64)),
+      version: '1.0.0',
+      description: 'd'.repeat(4000),
+      targetDefaults: { url: `https://${'h'.repeat(200)}.example/mcp` },
+    },
+  ],
+  'connectors.list': [{}],
+  'conn.create': [
+    {
+      id: CONNECTION_ID,
+      connectorId: 'local',
+      target: { module: `/nonexistent/${'m'.repeat(4000)}.mjs` },
+      rateLimit: { perSecond: 100_000, burst: 100_000 },
+      concurrency: { max: 10_000, queue: 10_000 },
+      retry: { maxAttempts: 10 },
+      backoff: { initialMs: 60_000, maxMs: 300_000 },
+      breaker: { failures: 1000, halfOpenAfterMs: 3_600_000 },
+      qos: { priority: 'high' },
+      timeoutMs: 600_000,
+      tags: Array.from({ length: 32 }, (_, i) => `${i}`.padEnd(64, 't')),
+      notes: 'n'.repeat(4096),
+      policyId: 'p'.repeat(200),
+    },
+  ],
+  'conn.get': [{ id: CONNECTION_ID }],
+  'conn.list': [{ tag: '0'.padEnd(64, 't'), status: 'disabled' }],
+  'conn.update': [{ id: CONNECTION_ID, version: 1, notes: 'u'.repeat(4096) }],
+  'conn.set_policy': [{ id: CONNECTION_ID, policyId: 'q'.repeat(200) }],
+  'conn.bind_secret': [{ id: CONNECTION_ID, secret: 's'.repeat(16384) }],
+  'conn.toggle': [{ id: CONNECTION_ID, enabled: false }],
+  'conn.test': [{ id: CONNECTION_ID }],
+  'link.create': [
+    { id: LINK_ID, connectionId: CONNECTION_ID, serviceId: `s${'x'.repeat(39)}`, autoEnable: false },
+  ],
+  'link.list': [{ connectionId: CONNECTION_ID }],
+  'link.delete': [{ id: LINK_ID }],
+  'conn.delete': [{ id: CONNECTION_ID }],
 }
 
 function percentile(values: number[], p: number): number {

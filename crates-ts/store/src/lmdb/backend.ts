@@ -34,6 +34,29 @@ interface Envelope {
 // `<collection>\0<index>\0<value>\0<key>`, expiry entries `<expiresAt, 15 digits>\0<collection>\0<key>`.
 const SEP = '\0'
 
+/**
+ * A string key as it was written. lmdb-js's key encoding (ordered-binary) uses the 0 byte between
+ * the parts of compound keys, so reading back a longer string key holding SEP can give its parts
+ * as an array: joined again, they are the string (the same bytes, so `get` finds it too).
+ */
+/**
+ * Where a range read of the keys under `prefix` starts. ordered-binary does not encode a string
+ * ending in SEP as those bytes (it reads as a compound key with an empty last part, which sorts
+ * after the keys it should precede), so the range starts at the prefix without it: no stored key
+ * equals that, and the keys under the prefix follow it directly.
+ */
+function rangeStart(prefix: string): string {
+  let end = prefix.length
+  while (end > 0 && prefix[end - 1] === SEP) end--
+  return prefix.slice(0, end)
+}
+
+function keyText(key: unknown): string {
+  if (typeof key === 'string') return key
+  if (Array.isArray(key)) return key.map(String).join(SEP)
+  return String(key)
+}
+
 export function openLmdb(options: LmdbOptions): LmdbBackend {
   mkdirSync(options.dir, { recursive: true })
   const root = open({
@@ -130,8 +153,8 @@ export class LmdbBackend implements Backend {
     this.root.transactionSync(() => {
       for (const entry of legacy.getRange({})) {
         const moved = convert
-          ? convert(String(entry.key), entry.value)
-          : { key: String(entry.key), value: entry.value }
+          ? convert(keyText(entry.key), entry.value)
+          : { key: keyText(entry.key), value: entry.value }
         if (moved === undefined) continue
         const recordKey = name + SEP + moved.key
         if (this.#records.get(recordKey) !== undefined) continue
@@ -220,9 +243,10 @@ export class LmdbBackend implements Backend {
   holders(collection: string, index: string, value: string): string[] {
     const prefix = collection + SEP + index + SEP + value + SEP
     const out: string[] = []
-    for (const key of this.#indexes.getKeys({ start: prefix })) {
-      if (!(key as string).startsWith(prefix)) break
-      out.push((key as string).slice(prefix.length))
+    for (const entry of this.#indexes.getKeys({ start: rangeStart(prefix) })) {
+      const key = keyText(entry)
+      if (!key.startsWith(prefix)) break
+      out.push(key.slice(prefix.length))
     }
     return out
   }
@@ -361,8 +385,8 @@ export class LmdbBackend implements Backend {
     const start = base + (after?.startsWith(prefix) ? after : prefix)
     const out: StoredRecord[] = []
     const now = Date.now()
-    for (const { key, value } of this.#records.getRange({ start })) {
-      const full = key as string
+    for (const { key, value } of this.#records.getRange({ start: rangeStart(start) })) {
+      const full = keyText(key)
       if (!full.startsWith(base + prefix)) break
       const own = full.slice(base.length)
       if (own === after) continue
@@ -383,8 +407,8 @@ export class LmdbBackend implements Backend {
     const prefix = collection + SEP + index + SEP + value + SEP
     const out: StoredRecord[] = []
     const now = Date.now()
-    for (const entry of this.#indexes.getKeys({ start: prefix + (after ?? '') })) {
-      const full = entry as string
+    for (const entry of this.#indexes.getKeys({ start: rangeStart(prefix + (after ?? '')) })) {
+      const full = keyText(entry)
       if (!full.startsWith(prefix)) break
       const own = full.slice(prefix.length)
       if (own === after) continue
@@ -401,7 +425,7 @@ export class LmdbBackend implements Backend {
   ): Promise<Array<{ collection: string; key: string; version: number }>> {
     const out: Array<{ collection: string; key: string; version: number }> = []
     for (const entry of this.#expiry.getKeys({ end: expiryStamp(now) + '\x01' })) {
-      const full = entry as string
+      const full = keyText(entry)
       const a = full.indexOf(SEP)
       const b = full.indexOf(SEP, a + 1)
       const collection = full.slice(a + 1, b)
