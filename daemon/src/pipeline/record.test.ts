@@ -75,10 +75,10 @@ describe('call records in the journal', () => {
           version: '1.0.0',
           title: 'Unlock',
           description: 'Takes a value declared writeOnly under a name that does not look secret.',
-          input: Type.Object({ door: Type.String(), code: Type.String({ writeOnly: true, maxLength: 8 }) }),
+          input: Type.Object({ door: Type.String(), code: Type.String({ writeOnly: true, maxLength: 16 }) }),
           output: Type.Object({ door: Type.String() }),
           handler: ({ door, code }) => {
-            if (code !== '4711') throw new Error('wrong code')
+            if (code !== 'open-sesame') throw new Error('wrong code')
             return { door }
           },
         }),
@@ -114,13 +114,13 @@ describe('call records in the journal', () => {
         trace: traceFrom(undefined),
         surface: 'test',
       })
-    const ok = await call('4711')
+    const ok = await call('open-sesame')
     const [event] = await d.app.arw.journal.byTrace(ok.result.trace_id)
     expect(event?.payload).toMatchObject({ input: { door: 'front', code: '[redacted]' } })
-    const failed = await call('1234').catch((e: { problem: { trace_id: string } }) => e.problem)
+    const failed = await call('wrong-guess').catch((e: { problem: { trace_id: string } }) => e.problem)
     const [record] = await d.app.arw.journal.byTrace((failed as { trace_id: string }).trace_id)
     expect(record?.payload).toMatchObject({ outcome: 'error', input: { door: 'front', code: '[redacted]' } })
-    expect(JSON.stringify([event, record])).not.toMatch(/4711|1234/)
+    expect(JSON.stringify([event, record])).not.toMatch(/open-sesame|wrong-guess/)
   })
 })
 
