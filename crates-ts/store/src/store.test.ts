@@ -164,7 +164,7 @@ describe.each([lmdb, postgres])('storage contract on $name', (backend) => {
       await store.close()
     })
 
-    it('lists and pages records whose keys are long (64 characters and more)', async () => {
+    it('lists, pages and finds records whose keys are long (64 characters and more)', async () => {
       // On LMDB a longer key holding the namespace separator once read back as a compound key,
       // and a range starting at the bare namespace skipped it: such records were never listed.
       const store = await open(backend)
@@ -181,6 +181,19 @@ describe.each([lmdb, postgres])('storage contract on $name', (backend) => {
         cursor = page.next_cursor ?? undefined
       } while (cursor)
       expect(paged.sort()).toEqual([...keys].sort())
+      expect((await people.find('team', 'red')).items.map((e) => e.key)).toEqual([...keys].sort())
+      const found: string[] = []
+      cursor = undefined
+      do {
+        const page = await people.find('team', 'red', { limit: 1, ...(cursor ? { cursor } : {}) })
+        found.push(...page.items.map((e) => e.key))
+        cursor = page.next_cursor ?? undefined
+      } while (cursor)
+      expect(found).toEqual([...keys].sort())
+      expect((await people.find('email', '2@example.com')).items.map((e) => e.key)).toEqual([long('c', 64)])
+      // A unique index sees a long key's claim: a second record with its value is refused.
+      const refused = await problemOf(people.put('e1', { email: '3@example.com' }))
+      expect(refused.entry.name).toBe('unique_conflict')
       await store.close()
     })
 

@@ -241,14 +241,30 @@ export class LmdbBackend implements Backend {
 
   /** @internal for UnitPlan: the keys of the records holding `value` in an index. */
   holders(collection: string, index: string, value: string): string[] {
-    const prefix = collection + SEP + index + SEP + value + SEP
-    const out: string[] = []
-    for (const entry of this.#indexes.getKeys({ start: rangeStart(prefix) })) {
-      const key = keyText(entry)
-      if (!key.startsWith(prefix)) break
-      out.push(key.slice(prefix.length))
+    return this.#indexed(collection + SEP + index + SEP + value + SEP, undefined, Number.POSITIVE_INFINITY)
+  }
+
+  /**
+   * The record keys of the index entries under `prefix` (`<collection>\0<index>\0<value>\0`) after
+   * `after`, at most `limit`, in key order. ordered-binary writes an entry key of up to about 64
+   * bytes with each SEP escaped, and a longer one with SEP raw (read back as a compound key): the
+   * two kinds sit in two separate ranges, each in key order, so both are read and merged.
+   */
+  #indexed(prefix: string, after: string | undefined, limit: number): string[] {
+    const found: string[] = []
+    const parts = prefix.slice(0, -SEP.length).split(SEP)
+    for (const start of [rangeStart(prefix + (after ?? '')), parts]) {
+      let taken = 0
+      for (const entry of this.#indexes.getKeys({ start })) {
+        const key = keyText(entry)
+        if (!key.startsWith(prefix)) break
+        const own = key.slice(prefix.length)
+        if (after !== undefined && own <= after) continue
+        found.push(own)
+        if (++taken >= limit) break
+      }
     }
-    return out
+    return [...new Set(found)].sort().slice(0, limit)
   }
 
   /** @internal for UnitPlan */
@@ -407,16 +423,18 @@ export class LmdbBackend implements Backend {
     const prefix = collection + SEP + index + SEP + value + SEP
     const out: StoredRecord[] = []
     const now = Date.now()
-    for (const entry of this.#indexes.getKeys({ start: rangeStart(prefix + (after ?? '')) })) {
-      const full = keyText(entry)
-      if (!full.startsWith(prefix)) break
-      const own = full.slice(prefix.length)
-      if (own === after) continue
-      const record = this.#live(own, this.#records.get(collection + SEP + own), now)
-      if (record) out.push(record)
-      if (out.length >= limit) break
+    // Expired records are skipped: read past them in chunks until the page is full.
+    let from = after
+    for (;;) {
+      const keys = this.#indexed(prefix, from, limit)
+      for (const own of keys) {
+        const record = this.#live(own, this.#records.get(collection + SEP + own), now)
+        if (record) out.push(record)
+        if (out.length >= limit) return out
+      }
+      if (keys.length < limit) return out
+      from = keys[keys.length - 1]
     }
-    return out
   }
 
   async expired(
