@@ -96,6 +96,8 @@ export class LmdbBackend implements Backend {
   readonly #specs = new Map<string, CollectionSpec<unknown>>()
   #last: number
   #syncTimer: NodeJS.Timeout | undefined
+  /** The background flush in flight: closing the environment under it crashes the process. */
+  #syncing: Promise<void> | undefined
 
   constructor(root: RootDatabase, options: LmdbOptions) {
     this.root = root
@@ -132,7 +134,10 @@ export class LmdbBackend implements Backend {
         sync(callback: (error?: Error) => void): void
       }
       this.#syncTimer = setInterval(() => {
-        if (env.isOperational()) env.sync(() => {})
+        if (this.#syncing || !env.isOperational()) return
+        this.#syncing = new Promise<void>((resolve) => env.sync(() => resolve())).finally(() => {
+          this.#syncing = undefined
+        })
       }, COMMIT_SYNC_INTERVAL_MS)
       this.#syncTimer.unref()
     }
@@ -458,6 +463,7 @@ export class LmdbBackend implements Backend {
 
   async close(): Promise<void> {
     clearInterval(this.#syncTimer)
+    await this.#syncing
     await this.#index.flush()
     await this.root.close()
   }
