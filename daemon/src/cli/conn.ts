@@ -94,6 +94,15 @@ interface ConnectionRow {
   tags: string[]
 }
 
+/** Prints an answer as JSON (--json) or as the command's text, and answers exit status 0. */
+function printer(json: boolean, io: CliIO) {
+  return (answer: unknown, text: () => void) => {
+    if (json) io.out(`${JSON.stringify(answer, null, 2)}\n`)
+    else text()
+    return EXIT.ok
+  }
+}
+
 export async function connCommand(args: readonly string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, CONN_OPTIONS)
   if (values.help) {
@@ -103,11 +112,7 @@ export async function connCommand(args: readonly string[], io: CliIO): Promise<n
   const [sub] = positionals
   if (sub === undefined) throw new UsageError('conn needs a subcommand: ls, add, test or toggle')
   const client = () => clientFor(values, io)
-  const print = (answer: unknown, text: () => void) => {
-    if (values.json) io.out(`${JSON.stringify(answer, null, 2)}\n`)
-    else text()
-    return EXIT.ok
-  }
+  const print = printer(values.json === true, io)
   switch (sub) {
     case 'ls': {
       if (positionals.length > 1) throw new UsageError(`unexpected ${JSON.stringify(positionals[1])}`)
@@ -208,11 +213,7 @@ export async function linkCommand(args: readonly string[], io: CliIO): Promise<n
   const [sub] = positionals
   if (sub === undefined) throw new UsageError('link needs a subcommand: ls, add or rm')
   const client = () => clientFor(values, io)
-  const print = (answer: unknown, text: () => void) => {
-    if (values.json) io.out(`${JSON.stringify(answer, null, 2)}\n`)
-    else text()
-    return EXIT.ok
-  }
+  const print = printer(values.json === true, io)
   switch (sub) {
     case 'ls': {
       if (positionals.length > 1) throw new UsageError(`unexpected ${JSON.stringify(positionals[1])}`)
