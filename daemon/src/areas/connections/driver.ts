@@ -116,3 +116,13 @@ export class UpstreamError extends Error {
     this.timedOut = options.timedOut ?? false
   }
 }
+
+/**
+ * Cuts a secret, and the forms it travels in (URL-encoded, base64), out of text an upstream sent
+ * back, before anyone sees it. One mechanism for the area and every driver.
+ */
+export function redactor(secret: string | undefined): (text: string) => string {
+  if (secret === undefined || secret === '') return (text) => text
+  const forms = [...new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')])]
+  return (text) => forms.reduce((out, form) => out.split(form).join('[redacted]'), text)
+}

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { redactor } from './driver.ts'
 
 /**
  * Connection secrets at rest: AES-256-GCM with a random 96-bit nonce per secret, the connection id
@@ -102,6 +103,7 @@ export class SecretBox {
 
 /** Replaces every occurrence of `secret` in an upstream's text before it is shown to anyone. */
 export function scrub(text: string, secret: string | undefined): string {
+  // A secret of a few characters would blank out ordinary text: not scrubbed.
   if (!secret || secret.length < 4) return text
-  return text.split(secret).join('[redacted]')
+  return redactor(secret)(text)
 }

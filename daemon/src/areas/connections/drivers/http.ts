@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml'
 import {
   type ConnectorDriver,
   type OpenOptions,
+  redactor,
   type UpstreamCall,
   UpstreamError,
   type UpstreamSession,
@@ -74,13 +75,6 @@ function checkTarget(target: Record<string, unknown>): string[] {
     problems.push('target.baseUrl must be an http(s) URL')
   }
   return problems
-}
-
-/** Cuts the secret (and the forms it is sent in) out of text an upstream sent back. */
-function redactor(secret: string | undefined): (text: string) => string {
-  if (secret === undefined || secret === '') return (text) => text
-  const forms = [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')]
-  return (text) => forms.reduce((out, form) => out.split(form).join('[redacted]'), text)
 }
 
 /** The cause code of a fetch failure (undici wraps the socket error, sometimes in an AggregateError). */

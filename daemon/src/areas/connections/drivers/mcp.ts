@@ -9,6 +9,7 @@ import {
   type ConnectorDriver,
   type JsonSchema,
   type OpenOptions,
+  redactor,
   type UpstreamCall,
   UpstreamError,
   type UpstreamSession,
@@ -199,12 +200,6 @@ function httpStatus(error: unknown): number | undefined {
     return typeof code === 'number' && code >= 100 ? code : undefined
   }
   return undefined
-}
-
-/** One place that removes the secret from anything the upstream or the SDK wrote. */
-function redactor(secret: string | undefined): (text: string) => string {
-  if (!secret) return (text) => text
-  return (text) => text.split(secret).join('[redacted]')
 }
 
 function toUpstreamError(
