@@ -31,26 +31,32 @@ interface Envelope {
 // The layout of the environment. `journal` and its index are as they were before the storage port
 // (keys: first id of a batch; values: its records as JSON lines), so older state directories open
 // as they are. Records and index entries are keyed `<collection>\0<key>` and
-// `<collection>\0<index>\0<value>\0<key>`, expiry entries `<expiresAt, 15 digits>\0<collection>\0<key>`.
+// `<collection>\0<index>\0<value>\0<key>`, expiry entries `<expiresAt, 15 digits>\0<collection>\0<key>`,
+// each stored as its UTF-8 bytes (`keyEncoding: 'binary'`): LMDB compares keys as bytes, so a
+// range is exactly the keys under a prefix and lists come in UTF-8 byte order, the order PostgreSQL
+// lists them in too. (The first release of the port let lmdb-js encode these keys as strings: its
+// encoding writes NUL escaped in a short key and raw in a long one, so long keys sorted before
+// short ones. `#upgradeStringKeys` moves such a state directory to this layout when it opens.)
 const SEP = '\0'
+const RECORDS = 'records.v2'
+const INDEXES = 'indexes.v2'
+const EXPIRY = 'expiry.v2'
 
-/**
- * A string key as it was written. lmdb-js's key encoding (ordered-binary) uses the 0 byte between
- * the parts of compound keys, so reading back a longer string key holding SEP can give its parts
- * as an array: joined again, they are the string (the same bytes, so `get` finds it too).
- */
-/**
- * Where a range read of the keys under `prefix` starts. ordered-binary does not encode a string
- * ending in SEP as those bytes (it reads as a compound key with an empty last part, which sorts
- * after the keys it should precede), so the range starts at the prefix without it: no stored key
- * equals that, and the keys under the prefix follow it directly.
- */
-function rangeStart(prefix: string): string {
-  let end = prefix.length
-  while (end > 0 && prefix[end - 1] === SEP) end--
-  return prefix.slice(0, end)
+/** A key as stored. */
+function bytes(key: string): Buffer {
+  return Buffer.from(key, 'utf8')
 }
 
+/** Just past every key starting with `prefix`: 0xFF never occurs in UTF-8. */
+function pastPrefix(prefix: string): Buffer {
+  const start = bytes(prefix)
+  const end = Buffer.allocUnsafe(start.length + 1)
+  start.copy(end)
+  end[start.length] = 0xff
+  return end
+}
+
+/** A key as lmdb-js's string encoding (the first layout) read it back: parts of a long key come as an array. */
 function keyText(key: unknown): string {
   if (typeof key === 'string') return key
   if (Array.isArray(key)) return key.map(String).join(SEP)
@@ -89,9 +95,9 @@ export class LmdbBackend implements Backend {
   oldest: number
   readonly root: RootDatabase
   readonly #events: Database<string, number>
-  readonly #records: Database<Envelope, string>
-  readonly #indexes: Database<string, string>
-  readonly #expiry: Database<string, string>
+  readonly #records: Database<Envelope, Buffer>
+  readonly #indexes: Database<string, Buffer>
+  readonly #expiry: Database<string, Buffer>
   readonly #index: SegmentIndex
   readonly #specs = new Map<string, CollectionSpec<unknown>>()
   #last: number
@@ -104,9 +110,14 @@ export class LmdbBackend implements Backend {
     this.durability = options.durability
     this.flushes = options.durability === 'fsync'
     this.#events = root.openDB<string, number>({ name: 'journal', encoding: 'string' })
-    this.#records = root.openDB<Envelope, string>({ name: 'records', encoding: 'msgpack' })
-    this.#indexes = root.openDB<string, string>({ name: 'indexes', encoding: 'string' })
-    this.#expiry = root.openDB<string, string>({ name: 'expiry', encoding: 'string' })
+    this.#records = root.openDB<Envelope, Buffer>({
+      name: RECORDS,
+      encoding: 'msgpack',
+      keyEncoding: 'binary',
+    })
+    this.#indexes = root.openDB<string, Buffer>({ name: INDEXES, encoding: 'string', keyEncoding: 'binary' })
+    this.#expiry = root.openDB<string, Buffer>({ name: EXPIRY, encoding: 'string', keyEncoding: 'binary' })
+    this.#upgradeStringKeys()
     let last = 0
     for (const { key, value } of this.#events.getRange({ reverse: true, limit: 1 }))
       last = (key as number) + lineCount(value) - 1
@@ -143,6 +154,29 @@ export class LmdbBackend implements Backend {
     }
   }
 
+  /**
+   * Moves the records, index entries and expiry entries of the first layout (string-encoded keys,
+   * sub-databases `records`, `indexes`, `expiry`) to the byte-keyed ones, in one transaction: the
+   * same keys and values, now in byte order. A reopen finds the old sub-databases empty.
+   */
+  #upgradeStringKeys(): void {
+    const moves = [
+      {
+        from: this.root.openDB<unknown, string>({ name: 'records', encoding: 'msgpack' }),
+        to: this.#records,
+      },
+      { from: this.root.openDB<unknown, string>({ name: 'indexes', encoding: 'string' }), to: this.#indexes },
+      { from: this.root.openDB<unknown, string>({ name: 'expiry', encoding: 'string' }), to: this.#expiry },
+    ] as Array<{ from: Database<unknown, string>; to: Database<unknown, Buffer> }>
+    if (moves.every(({ from }) => from.getKeysCount() === 0)) return
+    this.root.transactionSync(() => {
+      for (const { from, to } of moves) {
+        for (const { key, value } of from.getRange({})) to.putSync(bytes(keyText(key)), value)
+        from.clearSync()
+      }
+    })
+  }
+
   /** A raw sub-database of the environment (tests of the on-disk layout). */
   database<V = unknown>(name: string, encoding: 'json' | 'string' | 'msgpack' | 'binary' = 'msgpack') {
     return this.root.openDB<V, any>({ name, encoding })
@@ -161,17 +195,18 @@ export class LmdbBackend implements Backend {
           ? convert(keyText(entry.key), entry.value)
           : { key: keyText(entry.key), value: entry.value }
         if (moved === undefined) continue
-        const recordKey = name + SEP + moved.key
+        const recordKey = bytes(name + SEP + moved.key)
         if (this.#records.get(recordKey) !== undefined) continue
         const envelope: Envelope = { v: 1, d: moved.value }
         if (moved.expiresAt !== undefined) {
           envelope.x = moved.expiresAt
-          this.#expiry.putSync(expiryKey(moved.expiresAt, name, moved.key), '')
+          this.#expiry.putSync(bytes(expiryKey(moved.expiresAt, name, moved.key)), '')
         }
         this.#records.putSync(recordKey, envelope)
         for (const index of spec.indexes ?? []) {
           const indexed = index.of(moved.value)
-          if (indexed !== undefined) this.#indexes.putSync(indexKey(name, index.name, indexed, moved.key), '')
+          if (indexed !== undefined)
+            this.#indexes.putSync(bytes(indexKey(name, index.name, indexed, moved.key)), '')
         }
       }
       legacy.clearSync()
@@ -241,7 +276,7 @@ export class LmdbBackend implements Backend {
 
   /** @internal for UnitPlan */
   stored(recordKey: string): Envelope | undefined {
-    return this.#records.get(recordKey)
+    return this.#records.get(bytes(recordKey))
   }
 
   /** @internal for UnitPlan: the keys of the records holding `value` in an index. */
@@ -249,40 +284,32 @@ export class LmdbBackend implements Backend {
     return this.#indexed(collection + SEP + index + SEP + value + SEP, undefined, Number.POSITIVE_INFINITY)
   }
 
-  /**
-   * The record keys of the index entries under `prefix` (`<collection>\0<index>\0<value>\0`) after
-   * `after`, at most `limit`, in key order. ordered-binary writes an entry key of up to about 64
-   * bytes with each SEP escaped, and a longer one with SEP raw (read back as a compound key): the
-   * two kinds sit in two separate ranges, each in key order, so both are read and merged.
-   */
+  /** The record keys of the index entries under `prefix` (`<collection>\0<index>\0<value>\0`) after `after`, at most `limit`, in key order. */
   #indexed(prefix: string, after: string | undefined, limit: number): string[] {
     const found: string[] = []
-    const parts = prefix.slice(0, -SEP.length).split(SEP)
-    for (const start of [rangeStart(prefix + (after ?? '')), parts]) {
-      let taken = 0
-      for (const entry of this.#indexes.getKeys({ start })) {
-        const key = keyText(entry)
-        if (!key.startsWith(prefix)) break
-        const own = key.slice(prefix.length)
-        if (after !== undefined && own <= after) continue
-        found.push(own)
-        if (++taken >= limit) break
-      }
+    const range = { start: bytes(prefix + (after ?? '')), end: pastPrefix(prefix) }
+    for (const key of this.#indexes.getKeys(range)) {
+      const own = (key as Buffer).toString('utf8', Buffer.byteLength(prefix))
+      if (own === after) continue
+      found.push(own)
+      if (found.length >= limit) break
     }
-    return [...new Set(found)].sort().slice(0, limit)
+    return found
   }
 
   /** @internal for UnitPlan */
   put(kind: 'records' | 'indexes' | 'expiry', key: string, value?: Envelope): () => void {
-    if (kind === 'records') return () => void this.#records.put(key, value!)
+    const stored = bytes(key)
+    if (kind === 'records') return () => void this.#records.put(stored, value!)
     const db = kind === 'indexes' ? this.#indexes : this.#expiry
-    return () => void db.put(key, '')
+    return () => void db.put(stored, '')
   }
 
   /** @internal for UnitPlan */
   remove(kind: 'records' | 'indexes' | 'expiry', key: string): () => void {
     const db = kind === 'records' ? this.#records : kind === 'indexes' ? this.#indexes : this.#expiry
-    return () => void db.remove(key)
+    const stored = bytes(key)
+    return () => void db.remove(stored)
   }
 
   flushed(): Promise<void> {
@@ -388,7 +415,7 @@ export class LmdbBackend implements Backend {
   }
 
   async get(collection: string, key: string): Promise<StoredRecord | undefined> {
-    return this.#live(key, this.#records.get(collection + SEP + key), Date.now())
+    return this.#live(key, this.#records.get(bytes(collection + SEP + key)), Date.now())
   }
 
   #live(key: string, envelope: Envelope | undefined, now: number): StoredRecord | undefined {
@@ -403,13 +430,15 @@ export class LmdbBackend implements Backend {
     limit: number,
   ): Promise<StoredRecord[]> {
     const base = collection + SEP
-    const start = base + (after?.startsWith(prefix) ? after : prefix)
+    const range = {
+      start: bytes(base + (after?.startsWith(prefix) ? after : prefix)),
+      end: pastPrefix(base + prefix),
+    }
     const out: StoredRecord[] = []
     const now = Date.now()
-    for (const { key, value } of this.#records.getRange({ start: rangeStart(start) })) {
-      const full = keyText(key)
-      if (!full.startsWith(base + prefix)) break
-      const own = full.slice(base.length)
+    const skip = Buffer.byteLength(base)
+    for (const { key, value } of this.#records.getRange(range)) {
+      const own = (key as Buffer).toString('utf8', skip)
       if (own === after) continue
       const record = this.#live(own, value, now)
       if (record) out.push(record)
@@ -433,7 +462,7 @@ export class LmdbBackend implements Backend {
     for (;;) {
       const keys = this.#indexed(prefix, from, limit)
       for (const own of keys) {
-        const record = this.#live(own, this.#records.get(collection + SEP + own), now)
+        const record = this.#live(own, this.#records.get(bytes(collection + SEP + own)), now)
         if (record) out.push(record)
         if (out.length >= limit) return out
       }
@@ -447,15 +476,15 @@ export class LmdbBackend implements Backend {
     limit: number,
   ): Promise<Array<{ collection: string; key: string; version: number }>> {
     const out: Array<{ collection: string; key: string; version: number }> = []
-    for (const entry of this.#expiry.getKeys({ end: expiryStamp(now) + '\x01' })) {
-      const full = keyText(entry)
+    for (const entry of this.#expiry.getKeys({ end: bytes(expiryStamp(now) + '\x01') })) {
+      const full = (entry as Buffer).toString('utf8')
       const a = full.indexOf(SEP)
       const b = full.indexOf(SEP, a + 1)
       const collection = full.slice(a + 1, b)
       const key = full.slice(b + 1)
-      const envelope = this.#records.get(collection + SEP + key)
+      const envelope = this.#records.get(bytes(collection + SEP + key))
       if (envelope) out.push({ collection, key, version: envelope.v })
-      else void this.#expiry.remove(full)
+      else void this.#expiry.remove(entry as Buffer)
       if (out.length >= limit) break
     }
     return out

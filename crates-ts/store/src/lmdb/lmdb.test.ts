@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Store } from '../store.ts'
 import type { LmdbBackend } from './backend.ts'
-import { writePreportStateDir } from './preport.ts'
+import { writePreportStateDir, writeStringKeyedStateDir } from './preport.ts'
 
 // What only the LMDB backend promises: its on-disk layout (batches as one value, older state
 // directories), its trace/task index segments, and its fsync flush. The rest is store.test.ts.
@@ -90,6 +90,63 @@ describe('LMDB backend', () => {
     const reopened = store.collection<string>({ area: 'mcp', name: 'keys', formerly: { name: 'mcp' } })
     expect(await reopened.get('session-key')).toBe('c2VjcmV0')
     expect(backendOf(store).database('c:mcp').getKeysCount()).toBe(0)
+    await store.close()
+  })
+
+  it('opens a state directory of the first storage-port layout (string keys) and lists it in byte order', async () => {
+    const dir = tempDir()
+    const collection = 'people/users'
+    const long = (c: string) => c + 'x'.repeat(99)
+    const now = Date.now()
+    // Long keys are the ones the string layout wrote differently (their NUL raw).
+    const keys = [long('d'), 'a1', long('b'), 'c']
+    await writeStringKeyedStateDir(dir, [
+      ...keys.map((key, i) => ({
+        collection,
+        key,
+        value: { email: `${i}@example.com`, team: 'red' },
+        version: i + 1,
+        indexes: { email: `${i}@example.com`, team: 'red' },
+      })),
+      {
+        collection,
+        key: long('e'),
+        value: { team: 'blue' },
+        version: 1,
+        expiresAt: now - 1,
+        indexes: { team: 'blue' },
+      },
+    ])
+    let store = await Store.open({ location: dir })
+    const spec = {
+      area: 'people',
+      name: 'users',
+      indexes: [
+        { name: 'email', unique: true, of: (u: { email?: string }) => u.email },
+        { name: 'team', of: (u: { team?: string }) => u.team },
+      ],
+    }
+    const users = store.collection<{ email?: string; team?: string }>(spec)
+    const ordered = ['a1', long('b'), 'c', long('d')]
+    expect((await users.list()).items.map((e) => [e.key, e.version])).toEqual(
+      ordered.map((k) => [k, keys.indexOf(k) + 1]),
+    )
+    expect((await users.find('team', 'red')).items.map((e) => e.key)).toEqual(ordered)
+    // A unique claim of a long key moved with it: its value is still taken.
+    const refused = await users.put('z', { email: '0@example.com' }).catch((e: unknown) => e)
+    expect((refused as { entry?: { name: string } }).entry?.name).toBe('unique_conflict')
+    // The expired record's expiry entry moved too: the sweep finds and deletes it.
+    expect(await backendOf(store).expired(now, 10)).toEqual([{ collection, key: long('e'), version: 1 }])
+    await store.close()
+    // Moved once: the old sub-databases are empty, and a reopen reads the same.
+    store = await Store.open({ location: dir })
+    for (const name of ['records', 'indexes', 'expiry'])
+      expect(
+        backendOf(store)
+          .database(name, name === 'records' ? 'msgpack' : 'string')
+          .getKeysCount(),
+      ).toBe(0)
+    expect((await store.collection(spec).list()).items.map((e) => e.key)).toEqual(ordered)
     await store.close()
   })
 
