@@ -11,7 +11,16 @@ export interface AuthRequest {
   loopback: boolean
   /** The presented token's SHA-256 once `presentedDigest` computed it (null: no token presented). */
   digest?: Buffer | null | undefined
+  /**
+   * The transport connection the request came on (an HTTP keep-alive socket), when it has one: the
+   * digest of a token is kept with it, so a client presenting the same token on every request of
+   * its connection has it hashed once.
+   */
+  connection?: object | undefined
 }
+
+/** The last token a connection presented and its SHA-256. */
+const connectionDigests = new WeakMap<object, { token: string; digest: Buffer }>()
 
 /**
  * One way of proving who you are (the admin token today; API keys and JWTs plug in as the
@@ -44,8 +53,18 @@ export function presentedToken(headers: IncomingHttpHeaders): string | undefined
 export function presentedDigest(request: AuthRequest): Buffer | undefined {
   if (request.digest === undefined) {
     const token = presentedToken(request.headers)
-    // The one-shot hash is about twice as fast as createHash() on every admin request.
-    request.digest = token === undefined ? null : hash('sha256', token, 'buffer')
+    if (token === undefined) request.digest = null
+    else {
+      // The token is compared only with the one this same connection presented before, so the
+      // comparison tells its client nothing it did not send itself. The hash is 4% of a call's CPU.
+      const kept = request.connection && connectionDigests.get(request.connection)
+      if (kept !== undefined && kept.token === token) request.digest = kept.digest
+      else {
+        // The one-shot hash is about twice as fast as createHash() on every admin request.
+        request.digest = hash('sha256', token, 'buffer')
+        if (request.connection) connectionDigests.set(request.connection, { token, digest: request.digest })
+      }
+    }
   }
   return request.digest ?? undefined
 }

@@ -85,5 +85,6 @@ export function authRequestOf(request: FastifyRequest): AuthRequest {
     client: request.ip ?? request.socket.remoteAddress ?? 'unknown',
     loopback: !forwarded && isLoopback(request.socket.remoteAddress),
     digest: undefined,
+    connection: request.socket,
   }
 }
