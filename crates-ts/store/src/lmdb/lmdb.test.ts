@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { CollectionSpec } from '../port.ts'
 import { Store } from '../store.ts'
 import type { LmdbBackend } from './backend.ts'
 import { writePreportStateDir, writeStringKeyedStateDir } from './preport.ts'
@@ -118,15 +119,16 @@ describe('LMDB backend', () => {
       },
     ])
     let store = await Store.open({ location: dir })
-    const spec = {
+    type User = { email?: string; team?: string }
+    const spec: CollectionSpec<User> = {
       area: 'people',
       name: 'users',
       indexes: [
-        { name: 'email', unique: true, of: (u: { email?: string }) => u.email },
-        { name: 'team', of: (u: { team?: string }) => u.team },
+        { name: 'email', unique: true, of: (u) => u.email },
+        { name: 'team', of: (u) => u.team },
       ],
     }
-    const users = store.collection<{ email?: string; team?: string }>(spec)
+    const users = store.collection<User>(spec)
     const ordered = ['a1', long('b'), 'c', long('d')]
     expect((await users.list()).items.map((e) => [e.key, e.version])).toEqual(
       ordered.map((k) => [k, keys.indexOf(k) + 1]),
