@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -83,6 +83,11 @@ describe('a bound secret', () => {
       ).toBe(200)
       const forecast = await call('POST', '/tools/canary.forecast:invoke', { input: { city: 'Bern' } })
       expect(forecast.status).toBe(200)
+      // A local module's tool gets the bound secret (and only it sees it): its HMAC proves it.
+      const signed = await call('POST', '/tools/canary.sign:invoke', { input: { text: 'Bern' } })
+      expect(JSON.parse(signed.text).output).toEqual({
+        signature: createHmac('sha256', canary).update('Bern').digest('hex'),
+      })
       await call('POST', '/connections/c-canary/test')
       const read = await call('GET', '/connections/c-canary')
       expect(JSON.parse(read.text).connection.secretRef).toMatch(/^sealed:c-canary@/)

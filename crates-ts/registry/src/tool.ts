@@ -82,6 +82,12 @@ export interface ToolContext {
   usage(report: Usage): void
   /** The caller's channel back, when its surface has one (undefined otherwise). */
   readonly client: ClientChannel | undefined
+  /**
+   * For a tool of a local module linked as a connection: the secret bound to that connection
+   * (`bind-secret`), in clear, for the module to authenticate to the service it wraps. Undefined
+   * everywhere else. Never log it or put it in an answer; the daemon redacts it from failures.
+   */
+  readonly secret?: string | undefined
   log: {
     info(message: string, data?: Record<string, unknown>): void
     warn(message: string, data?: Record<string, unknown>): void

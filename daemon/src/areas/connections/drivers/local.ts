@@ -59,7 +59,12 @@ function plain(schema: unknown): JsonSchema {
   return JSON.parse(JSON.stringify(schema ?? {})) as JsonSchema
 }
 
-function contextFor(spec: ToolSpec, call: UpstreamCall, logger: Logger): ToolContext {
+function contextFor(
+  spec: ToolSpec,
+  call: UpstreamCall,
+  logger: Logger,
+  secret: string | undefined,
+): ToolContext {
   const refuse = (what: string) => () =>
     Promise.reject(new Error(`${what} is not available to tools of a local connector`))
   const log = logger.child({ local_tool: spec.name })
@@ -74,6 +79,7 @@ function contextFor(spec: ToolSpec, call: UpstreamCall, logger: Logger): ToolCon
     progress: (update) => call.progress(update),
     usage: () => {},
     client: undefined,
+    secret,
     log: {
       info: (message, data) => log.info(data ?? {}, message),
       warn: (message, data) => log.warn(data ?? {}, message),
@@ -82,17 +88,20 @@ function contextFor(spec: ToolSpec, call: UpstreamCall, logger: Logger): ToolCon
   }
 }
 
-type Ping = (signal: AbortSignal) => unknown
+/** A module's health check: the connection's secret is passed for a module that wraps a service. */
+type Ping = (signal: AbortSignal, secret: string | undefined) => unknown
 
 class LocalSession implements UpstreamSession {
   readonly #tools: Map<string, ToolSpec>
   readonly #logger: Logger
   readonly #ping: Ping | undefined
+  readonly #secret: string | undefined
 
-  constructor(tools: ToolSpec[], logger: Logger, ping: Ping | undefined) {
+  constructor(tools: ToolSpec[], logger: Logger, ping: Ping | undefined, secret: string | undefined) {
     this.#tools = new Map(tools.map((t) => [t.name, t]))
     this.#logger = logger
     this.#ping = ping
+    this.#secret = secret
   }
 
   async tools(): Promise<UpstreamTool[]> {
@@ -111,10 +120,10 @@ class LocalSession implements UpstreamSession {
     const spec = this.#tools.get(tool)
     if (!spec) throw new UpstreamError(`the module has no tool ${tool}`, { status: 404 })
     try {
-      return (await spec.handler(input as never, contextFor(spec, call, this.#logger))) as Record<
-        string,
-        unknown
-      >
+      return (await spec.handler(
+        input as never,
+        contextFor(spec, call, this.#logger, this.#secret),
+      )) as Record<string, unknown>
     } catch (error) {
       if (error instanceof UpstreamError) throw error
       // A module's failure is the upstream's: its message is an excerpt, its stack stays here.
@@ -133,7 +142,7 @@ class LocalSession implements UpstreamSession {
   async ping(signal: AbortSignal): Promise<void> {
     if (!this.#ping) return
     try {
-      await this.#ping(signal)
+      await this.#ping(signal, this.#secret)
     } catch (error) {
       throw new UpstreamError('the module ping failed', {
         excerpt: error instanceof Error ? error.message : String(error),
@@ -159,7 +168,7 @@ export const localDriver: ConnectorDriver = {
       if (key !== 'module') problems.push(`target.${key} is not a setting of the local connector`)
     return problems
   },
-  async open({ target, logger }) {
+  async open({ target, logger, secret }) {
     const specifier = String(target['module'])
     let mod: Record<string, unknown>
     try {
@@ -174,6 +183,6 @@ export const localDriver: ConnectorDriver = {
     if (tools.length === 0)
       throw new UpstreamError(`module ${specifier} exports no tool (declare them with defineTool)`)
     const ping = typeof mod['ping'] === 'function' ? (mod['ping'] as Ping) : undefined
-    return new LocalSession(tools, logger, ping)
+    return new LocalSession(tools, logger, ping, secret)
   },
 }
