@@ -117,6 +117,9 @@ describe('npm run bench (smoke)', () => {
       const tables = result.stdout.split('### top self time by function')[1] ?? ''
       // The daemon's own code is among the functions and files the measured round spent its time in.
       expect(tables).toMatch(/(daemon\/src|crates-ts)\/\S+\.ts/)
+      // Each line says its self time per request too, the figure that compares across profiles.
+      expect(result.stdout).toMatch(/^busy time per request: \d+\.\d\d µs$/m)
+      expect(tables).toMatch(/^\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\d\s+\S/m)
     } finally {
       if (dir && existsSync(dir)) rmSync(dir, { recursive: true, force: true })
     }

@@ -153,22 +153,42 @@ export function mainThreadProfile(dir: string): string | undefined {
   return main ? join(dir, main) : undefined
 }
 
-export function printProfile(summary: ProfileSummary): void {
+/**
+ * Prints the summary. With the requests answered in the window, each line also shows its self time
+ * per request (µs), the figure that compares across profiles of different targets or loads.
+ */
+export function printProfile(summary: ProfileSummary, requests?: number): void {
   console.log(
     `\nmain thread: ${(summary.sampledMs / 1000).toFixed(1)} s sampled${summary.windowed ? ' (measured round only)' : ' (whole process: the window did not match the profile clock)'}, ${summary.busyPercent.toFixed(0)}% busy`,
   )
-  console.log(`\n### top self time by function (% of busy time)`)
-  console.log('self ms'.padStart(9), '%'.padStart(6), ' function', '  location')
+  const perRequest = (ms: number) =>
+    requests && requests > 0 ? `${((ms * 1000) / requests).toFixed(2).padStart(8)}` : ''
+  const busyUs = perRequest((summary.sampledMs * summary.busyPercent) / 100)
+  if (busyUs) console.log(`busy time per request: ${busyUs.trim()} µs`)
+  console.log(`\n### top self time by function (% of busy time${requests ? ', µs per request' : ''})`)
+  console.log(
+    'self ms'.padStart(9),
+    '%'.padStart(6),
+    requests ? 'µs/req'.padStart(8) : '',
+    ' function',
+    '  location',
+  )
   for (const f of summary.functions) {
     console.log(
       f.ms.toFixed(1).padStart(9),
       f.percent.toFixed(1).padStart(6),
+      perRequest(f.ms),
       ` ${f.function}`,
       ` ${f.location}`,
     )
   }
   console.log(`\n### top self time by file`)
   for (const f of summary.files) {
-    console.log(f.ms.toFixed(1).padStart(9), f.percent.toFixed(1).padStart(6), ` ${f.location}`)
+    console.log(
+      f.ms.toFixed(1).padStart(9),
+      f.percent.toFixed(1).padStart(6),
+      perRequest(f.ms),
+      ` ${f.location}`,
+    )
   }
 }

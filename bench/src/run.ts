@@ -33,6 +33,7 @@ const MCP_BODY = JSON.stringify({
   params: { name: 'demo.echo', arguments: { text: 'hello' } },
 })
 const DAEMON = 'bench/src/servers/daemon.ts'
+const FASTIFY = 'bench/src/servers/fastify-echo.ts'
 const DAEMON_ENV = { ARW_ADMIN_TOKEN: TOKEN }
 
 const figures: Record<string, unknown> = {}
@@ -129,7 +130,7 @@ async function invokeRounds(rounds: number, postgresUrl: string): Promise<void> 
   await withServers(
     [
       { file: 'bench/src/servers/raw-echo.ts' },
-      { file: 'bench/src/servers/fastify-echo.ts' },
+      { file: FASTIFY },
       { file: DAEMON, env: { ...DAEMON_ENV, ARW_DURABILITY: 'commit' } },
       { file: DAEMON, env: { ...DAEMON_ENV, ARW_DURABILITY: 'fsync' } },
       { file: DAEMON, env: { ...DAEMON_ENV, ARW_STORE: postgresUrl } },
@@ -480,13 +481,39 @@ const GROUPS: Record<string, (rounds: number) => Promise<void>> = {
   startup: startupGroup,
 }
 
-/** What `profile <group>` loads the daemon with: the daemon's request of that group. */
+/**
+ * What `profile <name>` runs and loads it with: the daemon with its request of that group, or
+ * (`fastify`) the invoke group's bare Fastify anchor with the same request, so that a daemon
+ * profile can be read against the framework's own cost.
+ */
 const PROFILES: Record<
   string,
-  { headers: Record<string, string>; path: string; body: string; session: boolean }
+  {
+    server: string
+    env: Record<string, string>
+    headers: Record<string, string>
+    path: string
+    body: string
+    session: boolean
+  }
 > = {
-  invoke: { headers: ADMIN, path: ECHO_PATH, body: ECHO_BODY, session: false },
-  mcp: { headers: { authorization: `Bearer ${TOKEN}` }, path: '/mcp', body: MCP_BODY, session: true },
+  invoke: {
+    server: DAEMON,
+    env: DAEMON_ENV,
+    headers: ADMIN,
+    path: ECHO_PATH,
+    body: ECHO_BODY,
+    session: false,
+  },
+  mcp: {
+    server: DAEMON,
+    env: DAEMON_ENV,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    path: '/mcp',
+    body: MCP_BODY,
+    session: true,
+  },
+  fastify: { server: FASTIFY, env: {}, headers: {}, path: ECHO_PATH, body: ECHO_BODY, session: false },
 }
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-')
@@ -501,7 +528,7 @@ async function profileCommand(group: string): Promise<void> {
   const spec = PROFILES[group]!
   const dir = new URL(`profile-${group}-${stamp()}/`, RESULTS).pathname
   mkdirSync(dir, { recursive: true })
-  const daemon = await startChild(DAEMON, [], DAEMON_ENV, ['--cpu-prof', '--cpu-prof-dir', dir])
+  const daemon = await startChild(spec.server, [], spec.env, ['--cpu-prof', '--cpu-prof-dir', dir])
   const now = () => Number(process.hrtime.bigint() / 1000n)
   let window: { from: number; to: number }
   let result: LoadResult
@@ -518,7 +545,7 @@ async function profileCommand(group: string): Promise<void> {
     await daemon.stop({ graceful: true })
   }
   console.log(
-    `\n## profile ${group}: the daemon under ${CONNECTIONS} connections, ${WARMUP}s warm-up + ${SECONDS}s profiled`,
+    `\n## profile ${group}: ${spec.server === DAEMON ? 'the daemon' : 'bare Fastify'} under ${CONNECTIONS} connections, ${WARMUP}s warm-up + ${SECONDS}s profiled`,
   )
   console.log(
     `${Math.round(result.rps)} req/s, p99 ${result.p99} ms, ${result.cpuPerRequest.toFixed(1)} µs CPU/req, ${result.non2xx + result.errors} bad (profiling slows the daemon: compare profiles with profiles)`,
@@ -529,7 +556,7 @@ async function profileCommand(group: string): Promise<void> {
   console.log(`main thread: ${file} (open it in Chrome DevTools' Performance panel or speedscope)`)
   const others = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && join(dir, f) !== file)
   if (others.length > 0) console.log(`other threads: ${others.join(', ')}`)
-  printProfile(summarizeProfile(file, window))
+  printProfile(summarizeProfile(file, window), result.total)
 }
 
 // Exit (not die) on Ctrl-C or a test's timeout, so exit hooks stop the processes started so far;
