@@ -219,6 +219,10 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     frameworkErrors: answerFrameworkError,
     clientErrorHandler: answerClientError,
     return503OnClosing: true,
+    // No implicit HEAD for GET routes: Fastify would answer it by running the GET handler, so a
+    // HEAD on a tool's GET binding ran (and recorded) the tool. The spec lists no HEAD operation,
+    // and a method it does not list answers 404 route_not_found, as it says.
+    exposeHeadRoutes: false,
     forceCloseConnections: 'idle',
   })
   app.decorate('arw', services)

@@ -9,6 +9,7 @@ import { BindingClashError, bindingRoutes } from './bindings.ts'
 const Conn = Type.Object({ id: Type.Integer(), name: Type.String() })
 const conns = new Map<number, string>([[7, 'seven']])
 let created = 0
+let reads = 0
 
 const extraTools = [
   defineTool({
@@ -32,7 +33,10 @@ const extraTools = [
       limit: Type.Integer(),
     }),
     http: { method: 'GET', path: '/conns/{id}' },
-    handler: (input) => input,
+    handler: (input) => {
+      reads++
+      return input
+    },
   }),
   defineTool({
     name: 'test.conn.update',
@@ -120,6 +124,20 @@ describe('REST bindings', () => {
     expect(res.json()).toEqual({ id: 7, verbose: true, tags: ['a', 'b'], limit: 10 })
     const single = await d.app.inject({ method: 'GET', url: '/conns/7?tags=a&limit=3', headers: d.admin })
     expect(single.json()).toEqual({ id: 7, tags: ['a'], limit: 3 })
+  })
+
+  it('answers HEAD on a GET binding with 404 route_not_found, without running the tool', async () => {
+    const before = reads
+    const head = d.app.arw.journal.head
+    const res = await d.app.inject({ method: 'HEAD', url: '/conns/7', headers: d.admin })
+    expect(res.statusCode).toBe(404)
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
+    expect(res.body).toBe('')
+    expect(reads).toBe(before)
+    expect((await d.app.arw.journal.read(head, 10)).filter((e) => e.kind === 'tool.ran')).toEqual([])
+    // GET on the same path still runs it.
+    expect((await d.app.inject({ method: 'GET', url: '/conns/7', headers: d.admin })).statusCode).toBe(200)
+    expect(reads).toBe(before + 1)
   })
 
   it('answers the pipeline validation problem, pointing at the fields where they were sent, with the request path as instance', async () => {
