@@ -203,6 +203,13 @@ export const ERRORS = {
   timeout: entry('timeout', 'timeout', 504, 'Timed out', '{tool} did not finish within {timeoutMs} ms'),
   // unavailable
   unavailable: entry('unavailable', 'unavailable', 503, 'Service unavailable', '{reason}'),
+  circuit_open: entry(
+    'circuit_open',
+    'unavailable',
+    503,
+    'Circuit open',
+    'Connection {connection}: the circuit is open after repeated upstream failures; retry after {retryAfter} s',
+  ),
   cancelled: entry(
     'cancelled',
     'unavailable',

@@ -390,6 +390,15 @@ function problemResponse(status: number, codes: readonly ProblemCode[]): Respons
         schema: { type: 'integer', minimum: 0 },
       },
     }
+  } else if (status === 503) {
+    response.headers = {
+      ...response.headers,
+      'Retry-After': {
+        description:
+          'Seconds until a retry can succeed, when the daemon knows (circuit_open: until the half-open probe of the connection is let through).',
+        schema: { type: 'integer', minimum: 0 },
+      },
+    }
   } else if (status === 401) {
     response.headers = {
       ...response.headers,

@@ -603,10 +603,14 @@ export class Federation {
   ): unknown {
     if (isProblemError(error)) return error
     if (error instanceof BrokenCircuitError) {
-      const seconds = Math.max(1, Math.ceil(connection.breaker.halfOpenAfterMs / 1000))
-      return new ProblemError(ERRORS.unavailable, {
-        reason: `connection ${connection.id}: the circuit is open after repeated upstream failures; retry after ${seconds} s`,
-      })
+      // Retry-After says when the half-open probe is let through (at least 1 s: HTTP counts seconds).
+      const waitMs = this.#resilience.get(connection.id)?.retryAfterMs() ?? connection.breaker.halfOpenAfterMs
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000))
+      return new ProblemError(
+        ERRORS.circuit_open,
+        { connection: connection.id, retryAfter },
+        { retry_after: retryAfter },
+      )
     }
     if (error instanceof UpstreamError) {
       if (error.timedOut) return new ProblemError(ERRORS.timeout, { tool, timeoutMs })

@@ -35,6 +35,8 @@ export interface Attempt {
 
 /** Time kept free at the end of a call's budget: a retry that would start later is not made. */
 const MARGIN_MS = 20
+/** What a caller refused while the half-open probe is in flight is told to wait. */
+const PROBE_WAIT_MS = 1000
 
 export function mayRetry(error: unknown, retrySafe: boolean): error is UpstreamError {
   if (!(error instanceof UpstreamError) || error.timedOut) return false
@@ -46,7 +48,10 @@ export class Resilience {
   readonly #maxAttempts: number
   readonly #initialMs: number
   readonly #maxMs: number
+  readonly #halfOpenAfterMs: number
   #state: BreakerState = 'closed'
+  /** When the circuit last opened (epoch ms): the half-open probe is allowed halfOpenAfterMs later. */
+  #openedAt = 0
 
   constructor(
     connection: Pick<StoredConnection, 'retry' | 'backoff' | 'breaker'>,
@@ -55,6 +60,7 @@ export class Resilience {
     this.#maxAttempts = connection.retry.maxAttempts
     this.#initialMs = connection.backoff.initialMs
     this.#maxMs = Math.max(connection.backoff.maxMs, connection.backoff.initialMs)
+    this.#halfOpenAfterMs = connection.breaker.halfOpenAfterMs
     this.#breaker = circuitBreaker(
       handleWhen((e) => e instanceof UpstreamError),
       {
@@ -70,6 +76,7 @@ export class Resilience {
             ? 'half_open'
             : 'closed'
       if (next === this.#state) return
+      if (next === 'open') this.#openedAt = Date.now()
       this.#state = next
       onState(next)
     })
@@ -77,6 +84,15 @@ export class Resilience {
 
   get state(): BreakerState {
     return this.#state
+  }
+
+  /**
+   * How long a caller refused by the breaker should wait, ms: until the half-open probe is allowed
+   * while open; while that probe is in flight (half-open), a short wait, for its answer decides.
+   */
+  retryAfterMs(): number {
+    if (this.#state === 'open') return Math.max(0, this.#openedAt + this.#halfOpenAfterMs - Date.now())
+    return PROBE_WAIT_MS
   }
 
   /** Runs `fn` under the breaker, retried as the attempt allows. BrokenCircuitError when open. */
