@@ -1079,7 +1079,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1133,7 +1142,16 @@ export interface components {
                 halfOpenAfterMs: number;
             };
             qos?: {
+                /** @description Priority of callers no rule of `callers` names. */
                 priority: "low" | "normal" | "high";
+                /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                callers?: {
+                    /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                    principal?: string;
+                    tenant?: string;
+                    role?: string;
+                    priority: "low" | "normal" | "high";
+                }[];
             };
             /** @description Timeout of each call of an imported tool (its declared timeout). */
             timeoutMs?: number;
@@ -1185,7 +1203,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1264,7 +1291,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1322,7 +1358,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1382,7 +1427,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1453,7 +1507,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1506,7 +1569,16 @@ export interface components {
                 halfOpenAfterMs: number;
             };
             qos?: {
+                /** @description Priority of callers no rule of `callers` names. */
                 priority: "low" | "normal" | "high";
+                /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                callers?: {
+                    /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                    principal?: string;
+                    tenant?: string;
+                    role?: string;
+                    priority: "low" | "normal" | "high";
+                }[];
             };
             /** @description Timeout of each call of an imported tool (its declared timeout). */
             timeoutMs?: number;
@@ -1552,7 +1624,16 @@ export interface components {
                     halfOpenAfterMs: number;
                 };
                 qos: {
+                    /** @description Priority of callers no rule of `callers` names. */
                     priority: "low" | "normal" | "high";
+                    /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                    callers?: {
+                        /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                        principal?: string;
+                        tenant?: string;
+                        role?: string;
+                        priority: "low" | "normal" | "high";
+                    }[];
                 };
                 /** @description Timeout of each call of an imported tool (its declared timeout). */
                 timeoutMs: number;
@@ -1954,6 +2035,8 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
+                /** @description Seconds until a retry can succeed, when the daemon knows (circuit_open: until the half-open probe of the connection is let through). */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -2180,6 +2263,8 @@ export interface components {
             headers: {
                 /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                 traceparent?: string;
+                /** @description Seconds until a retry can succeed, when the daemon knows (circuit_open: until the half-open probe of the connection is let through). */
+                "Retry-After"?: number;
                 /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                 "idempotent-replayed"?: string;
                 [name: string]: unknown;
@@ -2723,7 +2808,16 @@ export interface operations {
                         halfOpenAfterMs: number;
                     };
                     qos?: {
+                        /** @description Priority of callers no rule of `callers` names. */
                         priority: "low" | "normal" | "high";
+                        /** @description Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins. */
+                        callers?: {
+                            /** @description A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`). */
+                            principal?: string;
+                            tenant?: string;
+                            role?: string;
+                            priority: "low" | "normal" | "high";
+                        }[];
                     };
                     /** @description Timeout of each call of an imported tool (its declared timeout). */
                     timeoutMs?: number;
@@ -5488,6 +5582,8 @@ export interface operations {
                 headers: {
                     /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
                     traceparent?: string;
+                    /** @description Seconds until a retry can succeed, when the daemon knows (circuit_open: until the half-open probe of the connection is let through). */
+                    "Retry-After"?: number;
                     /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
                     "idempotent-replayed"?: string;
                     /** @description RFC 9745: the version that ran is deprecated. */

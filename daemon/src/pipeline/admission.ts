@@ -11,8 +11,25 @@ export interface Limits {
   maxQueue?: number
 }
 
+/**
+ * A key a call is admitted under, with the call's priority in that key's queue when it is not the
+ * default 0 (higher is served first). An area that owns a key ranks its callers (a connection's QoS).
+ */
+export type AdmissionKey = string | { readonly key: string; readonly priority: number }
+
+/**
+ * A waiter passed over this many times by later calls of higher priority is served next, whatever
+ * waits behind it: priorities order the queue, they never starve a caller for good.
+ */
+export const MAX_PASSED = 8
+
 interface Waiter {
+  readonly priority: number
+  /** How often a later waiter of higher priority was served before this one. */
+  passed: number
   grant(): void
+  /** Leaves the queue refused (a waiter of higher priority took its place in a full queue). */
+  refuse(): void
 }
 
 interface Gate {
@@ -34,6 +51,11 @@ const noop: Release = () => {}
  * map lookup. When a bucket is empty or a cap and its queue are full, the call is refused with
  * `rate_limited` and a retry hint; nothing waits without bound (a queued call gives up when its
  * caller goes away or its deadline passes). Areas set the limits of the keys they own.
+ *
+ * A queue serves its waiters by priority, first come first served within one priority; a waiter
+ * passed over MAX_PASSED times is served next. A call that finds the queue full takes the place of
+ * the last-queued waiter of a lower priority, which is refused instead; one that finds no such
+ * waiter is refused itself. So the queue never grows past its bound.
  */
 export class Admission {
   readonly #gates = new Map<string, Gate>()
@@ -75,18 +97,24 @@ export class Admission {
     return this.#gates.get(key)?.limits
   }
 
+  /** How many calls wait in the queue of a key now. */
+  queued(key: string): number {
+    return this.#gates.get(key)?.queue.length ?? 0
+  }
+
   /**
    * Admits a call under every key, or throws `rate_limited`. Answers the release directly when no
    * key had to wait (the common case, without a promise), or a promise of it when one queued.
    */
   admit(
-    keys: readonly string[],
+    keys: readonly AdmissionKey[],
     wait?: { signal?: AbortSignal; deadline?: number },
   ): Release | Promise<Release> {
-    const gates: Array<[string, Gate]> = []
-    for (const key of keys) {
+    const gates: Array<[string, Gate, number]> = []
+    for (const entry of keys) {
+      const key = typeof entry === 'string' ? entry : entry.key
       const gate = this.#gates.get(key)
-      if (gate) gates.push([key, gate])
+      if (gate) gates.push([key, gate, typeof entry === 'string' ? 0 : entry.priority])
     }
     if (gates.length === 0) return noop
     // Rates first, for every key: a refusal must not leave tokens or slots taken under other keys.
@@ -125,7 +153,7 @@ export class Admission {
    * when it is full and the queue has room. On refusal every slot taken so far is given back.
    */
   #take(
-    gates: ReadonlyArray<[string, Gate]>,
+    gates: ReadonlyArray<[string, Gate, number]>,
     from: number,
     held: Gate[],
     wait: { signal?: AbortSignal; deadline?: number } | undefined,
@@ -134,7 +162,7 @@ export class Admission {
       for (const gate of held.splice(0)) this.#free(gate)
     }
     for (let i = from; i < gates.length; i++) {
-      const [key, gate] = gates[i]!
+      const [key, gate, priority] = gates[i]!
       const max = gate.limits.maxConcurrent
       if (max === undefined) continue
       if (gate.running < max) {
@@ -142,11 +170,11 @@ export class Admission {
         held.push(gate)
         continue
       }
-      if (gate.queue.length >= (gate.limits.maxQueue ?? 0)) {
+      if (gate.queue.length >= (gate.limits.maxQueue ?? 0) && !makeRoom(gate.queue, priority)) {
         release()
         throw concurrencyProblem(key, max)
       }
-      return this.#queue(gate, key, max, wait).then(
+      return this.#queue(gate, key, max, priority, wait).then(
         () => {
           held.push(gate)
           return this.#take(gates, i + 1, held, wait)
@@ -164,6 +192,7 @@ export class Admission {
     gate: Gate,
     key: string,
     max: number,
+    priority: number,
     wait?: { signal?: AbortSignal; deadline?: number },
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -181,11 +210,14 @@ export class Admission {
         signal?.removeEventListener('abort', onAbort)
       }
       const waiter: Waiter = {
+        priority,
+        passed: 0,
         grant: () => {
           cleanup()
           gate.running++
           resolve()
         },
+        refuse: () => leave(concurrencyProblem(key, max)),
       }
       if (signal?.aborted) return reject(concurrencyProblem(key, max))
       signal?.addEventListener('abort', onAbort, { once: true })
@@ -198,9 +230,40 @@ export class Admission {
 
   #free(gate: Gate): void {
     gate.running--
-    const next = gate.queue.shift()
+    const next = nextWaiter(gate.queue)
     if (next) next.grant()
   }
+}
+
+/**
+ * Takes the next waiter out of a queue kept in arrival order: the first of the highest priority,
+ * unless the oldest waiter was passed over MAX_PASSED times (it is passed whenever anyone is, so
+ * no other waiter was passed more often).
+ */
+function nextWaiter(queue: Waiter[]): Waiter | undefined {
+  if (queue.length === 0) return undefined
+  let at = 0
+  if (queue[0]!.passed < MAX_PASSED) {
+    for (let i = 1; i < queue.length; i++) if (queue[i]!.priority > queue[at]!.priority) at = i
+  }
+  for (let i = 0; i < at; i++) queue[i]!.passed++
+  return queue.splice(at, 1)[0]
+}
+
+/**
+ * Frees a place in a full queue for a call of `priority`: refuses the last-queued waiter of the
+ * lowest priority below it. False when every waiter ranks as high or higher.
+ */
+function makeRoom(queue: Waiter[], priority: number): boolean {
+  let at = -1
+  for (let i = 0; i < queue.length; i++) {
+    const waiter = queue[i]!
+    if (waiter.priority < priority && (at === -1 || waiter.priority <= queue[at]!.priority)) at = i
+  }
+  if (at === -1) return false
+  // refuse() takes it out of the queue (as a caller that goes away does).
+  queue[at]!.refuse()
+  return true
 }
 
 function bucketSize(limits: Limits): number {

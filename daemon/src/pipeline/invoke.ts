@@ -3,7 +3,7 @@ import type { RegisteredTool, Registry, Usage } from '@arw/registry'
 import type { Journal, Write } from '@arw/store'
 import type { Logger } from 'pino'
 import { toolRan } from '../events.ts'
-import { Admission } from './admission.ts'
+import { Admission, type AdmissionKey } from './admission.ts'
 import { type ApprovalGate, noApprovals } from './approvals.ts'
 import { type AreaScope, actorOf, CallContext, type CallDeps, CancelledError } from './call-context.ts'
 import { Idempotency, type StoredAnswer } from './idempotency.ts'
@@ -20,8 +20,14 @@ import type { SettledCall, SettleStage } from './settle.ts'
 
 export { InvokeError, type InvokeOutcome, type InvokeRequest, type InvokeResult } from './request.ts'
 
-/** Names the admission keys of a call besides the built-in ones (a connection, a tenant's quota). */
-export type AdmissionKeyer = (request: InvokeRequest, tool: RegisteredTool) => readonly string[] | undefined
+/**
+ * Names the admission keys of a call besides the built-in ones (a connection, a tenant's quota),
+ * each with the call's priority in that key's queue when the area ranks its callers.
+ */
+export type AdmissionKeyer = (
+  request: InvokeRequest,
+  tool: RegisteredTool,
+) => readonly AdmissionKey[] | undefined
 
 export interface PipelineOptions {
   registry: Registry
@@ -248,7 +254,10 @@ export class Pipeline {
   /** Admission under the tool's key, the principal's and tenant's, and any key an area names. */
   #admit(request: InvokeRequest, tool: RegisteredTool) {
     if (!this.admission.active) return noRelease
-    const keys = [toolKey(tool), `principal:${request.principal.kind}:${request.principal.id}`]
+    const keys: AdmissionKey[] = [
+      toolKey(tool),
+      `principal:${request.principal.kind}:${request.principal.id}`,
+    ]
     if (request.principal.tenant !== undefined) keys.push(`tenant:${request.principal.tenant}`)
     for (const keyer of this.#keyers) {
       const more = keyer(request, tool)

@@ -1,9 +1,9 @@
-import { ERRORS, isProblemError, ProblemError } from '@arw/protocol'
+import { ERRORS, isProblemError, type Principal, ProblemError } from '@arw/protocol'
 import type { Registry, ToolContext, ToolSpec } from '@arw/registry'
 import type { Journal } from '@arw/store'
 import type { Logger } from 'pino'
 import type { TSchema } from 'typebox'
-import type { Admission } from '../../pipeline/admission.ts'
+import type { Admission, AdmissionKey } from '../../pipeline/admission.ts'
 import type { ConnectionsConfig } from './config.ts'
 import {
   type ConnectorDriver,
@@ -33,6 +33,7 @@ import type {
   StoredConnection,
   StoredLink,
 } from './model.ts'
+import { admissionPriority } from './qos.ts'
 import { type Collections, draft, listAll } from './records.ts'
 import { BrokenCircuitError, Resilience } from './resilience.ts'
 import { type SecretBox, scrub } from './secrets.ts'
@@ -205,10 +206,17 @@ export class Federation {
     return this.#d.registry.tools().find((t) => t.name === serviceId || t.name.startsWith(prefix))?.id
   }
 
-  /** The admission key of a call of an imported tool (the pipeline asks for every call). */
-  keyOf(toolId: string): string | undefined {
+  /**
+   * The admission key of a call of an imported tool (the pipeline asks for every call), with the
+   * caller's priority in the connection's queue by its QoS.
+   */
+  keyOf(toolId: string, principal: Principal): AdmissionKey | undefined {
     const ref = this.#imported.get(toolId)
-    return ref && admissionKey(ref.connectionId)
+    if (!ref) return undefined
+    const key = admissionKey(ref.connectionId)
+    const qos = this.#connections.get(ref.connectionId)?.qos
+    const priority = qos ? admissionPriority(qos, principal) : 0
+    return priority === 0 ? key : { key, priority }
   }
 
   isImported(toolId: string): boolean {

@@ -57,8 +57,8 @@ export const connections = defineArea<ConnectionsServices, ConnectionsConfig>({
       services: { federation, collections, drivers: DRIVERS, secrets, config },
       // A call of an imported tool is admitted under its connection's limits too.
       admissionKeys: [
-        (_request, tool) => {
-          const key = federation.keyOf(tool.id)
+        (request, tool) => {
+          const key = federation.keyOf(tool.id, request.principal)
           return key === undefined ? undefined : [key]
         },
       ],

@@ -86,12 +86,45 @@ export const Breaker = Type.Object(
   },
   { additionalProperties: false },
 )
+export const Priority = Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high')])
+export type Priority = Static<typeof Priority>
+/** One rule of a connection's QoS: the callers it names (all it gives must match) and their priority. */
+export const CallerRule = Type.Object(
+  {
+    principal: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 200,
+        description: 'A principal as `<kind>:<id>` (`api_key:ci`, `operator:local`).',
+      }),
+    ),
+    tenant: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    role: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    priority: Priority,
+  },
+  {
+    additionalProperties: false,
+    minProperties: 2,
+    description: 'Names at least one of principal, tenant, role.',
+  },
+)
+export type CallerRule = Static<typeof CallerRule>
 export const Qos = Type.Object(
   {
-    priority: Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high')]),
+    priority: Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high')], {
+      description: 'Priority of callers no rule of `callers` names.',
+    }),
+    callers: Type.Optional(
+      Type.Array(CallerRule, {
+        maxItems: 64,
+        description:
+          "Priorities of named callers in the connection's concurrency queue; the first rule that matches a caller wins.",
+      }),
+    ),
   },
   { additionalProperties: false },
 )
+export type Qos = Static<typeof Qos>
 
 export const CONNECTION_STATUSES = ['disabled', 'enabled', 'error', 'healthy', 'degraded'] as const
 export const ConnectionStatus = Type.Union([
