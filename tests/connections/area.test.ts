@@ -164,7 +164,7 @@ describe('connections through REST and MCP', () => {
 })
 
 describe('imported tools on every surface', () => {
-  it('appear in MCP tools/list with list_changed, in /spec/*, and get a new version when the upstream schema changes', async () => {
+  it('appear in MCP tools/list with list_changed, in /spec/*, and get a new version when the upstream schema changes, the earlier ones kept', async () => {
     dynamic().splice(0, Infinity, lookup({ key: { type: 'string' } }, ['key']))
     let changes = 0
     await mcp.onToolsChanged(() => {
@@ -198,8 +198,10 @@ describe('imported tools on every surface', () => {
     dynamic().splice(0, Infinity, lookup({ key: { type: 'string' }, exact: { type: 'boolean' } }, ['key']))
     await rest(app, 'POST', '/connections/c-dyn/toggle', { enabled: false })
     await rest(app, 'POST', '/connections/c-dyn/toggle', { enabled: true })
+    // The earlier version stays, deprecated (see tests/connections/governance.test.ts).
     expect((await rest(app, 'GET', '/links?connectionId=c-dyn')).body.links[0].tools).toEqual([
       'dyn.lookup@1.1.0',
+      'dyn.lookup@1.0.0',
     ])
     // A new required input: calls that were valid are refused now, a major version.
     dynamic().splice(
@@ -211,8 +213,10 @@ describe('imported tools on every surface', () => {
     await rest(app, 'POST', '/connections/c-dyn/toggle', { enabled: true })
     expect((await rest(app, 'GET', '/links?connectionId=c-dyn')).body.links[0].tools).toEqual([
       'dyn.lookup@2.0.0',
+      'dyn.lookup@1.1.0',
+      'dyn.lookup@1.0.0',
     ])
-    expect(app.arw.registry.versions('dyn.lookup').map((t) => t.version)).toEqual(['2.0.0'])
+    expect(app.arw.registry.versions('dyn.lookup').map((t) => t.version)).toEqual(['2.0.0', '1.1.0', '1.0.0'])
     const refused = await invoke(app, 'dyn.lookup', { key: 'a' })
     expect(refused.status).toBe(400)
     const schema = await app.inject({ method: 'GET', url: '/spec/schemas/dyn.lookup@2.0.0.json' })
@@ -220,7 +224,7 @@ describe('imported tools on every surface', () => {
     expect(schema.json()).toMatchObject({ $defs: { input: { required: ['key', 'scope'] } } })
     // Deleting the link removes its tools.
     const removed = await rest(app, 'DELETE', '/links/l-dyn')
-    expect(removed.body.tools).toEqual(['dyn.lookup@2.0.0'])
+    expect(removed.body.tools).toEqual(['dyn.lookup@2.0.0', 'dyn.lookup@1.1.0', 'dyn.lookup@1.0.0'])
     expect(app.arw.registry.tryResolve('dyn.lookup')).toBeUndefined()
   })
 })

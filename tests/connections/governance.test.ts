@@ -6,7 +6,11 @@ import { admin, rest, StateDir } from './support.ts'
 
 // Governance of a connection against a REST service the test serves on loopback: QoS priority
 // between callers in the connection's concurrency queue (observed by the order calls reach the
-// service), and the Retry-After of a call refused by the open circuit breaker.
+// service), the Retry-After of a call refused by the open circuit breaker, and the earlier
+// versions of an operation whose schema changes between imports.
+
+/** The parameters of `GET /lookup`, which the test changes between imports. */
+const lookupParams: unknown[] = [{ name: 'key', in: 'query', required: true, schema: { type: 'string' } }]
 
 const doc = {
   openapi: '3.1.0',
@@ -20,6 +24,27 @@ const doc = {
       },
     },
     '/flaky': { get: { operationId: 'flakyRead', responses: { '200': { description: 'ok' } } } },
+    '/lookup': {
+      get: {
+        operationId: 'lookup',
+        parameters: lookupParams,
+        responses: {
+          '200': {
+            description: 'found',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['found'],
+                  properties: { found: { type: 'boolean' } },
+                  additionalProperties: false,
+                },
+              },
+            },
+          },
+        },
+      },
+    },
   },
 }
 
@@ -30,6 +55,7 @@ const arrivals: string[] = []
 const held: ServerResponse[] = []
 let flakyDown = false
 let flakyHits = 0
+const lookups: string[] = []
 
 function send(res: ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json' })
@@ -43,6 +69,10 @@ function handle(req: IncomingMessage, res: ServerResponse) {
     arrivals.push(url.searchParams.get('tag') ?? '')
     held.push(res)
     return
+  }
+  if (url.pathname === '/lookup') {
+    lookups.push(url.search)
+    return send(res, 200, { found: true })
   }
   if (url.pathname === '/flaky') {
     flakyHits++
@@ -170,5 +200,61 @@ describe('a call refused by the open circuit breaker', () => {
     const probe = await call(admin, 'brk.flaky_read', {})
     expect(probe.status).toBe(200)
     expect(flakyHits).toBe(3)
+  })
+})
+
+describe('an upstream operation whose schema changes between imports', () => {
+  /** Imports the service again (a link re-imports when it comes up). */
+  async function reimport() {
+    expect((await rest(app, 'POST', '/connections/c-cat/toggle', { enabled: false })).status).toBe(200)
+    expect((await rest(app, 'POST', '/connections/c-cat/toggle', { enabled: true })).status).toBe(200)
+    const { tools } = (await rest(app, 'GET', '/links?connectionId=c-cat')).body.links[0]
+    return (tools as string[]).filter((id) => id.startsWith('cat.lookup@'))
+  }
+  const versions = () => app.arw.registry.versions('cat.lookup').map((t) => `${t.version} ${t.stability}`)
+
+  it('keeps the earlier versions callable by their pinned id, deprecated, while the bare name takes the newest', async () => {
+    await link('cat', {})
+    expect(versions()).toEqual(['1.0.0 stable'])
+    // An optional parameter added: every call that was valid stays valid, a minor version.
+    lookupParams.push({ name: 'exact', in: 'query', schema: { type: 'boolean' } })
+    expect(await reimport()).toEqual(['cat.lookup@1.1.0', 'cat.lookup@1.0.0'])
+    expect(versions()).toEqual(['1.1.0 stable', '1.0.0 deprecated'])
+    const bare = await call(admin, 'cat.lookup', { key: 'a', exact: true })
+    expect(bare.status).toBe(200)
+    expect(bare.body.tool).toBe('cat.lookup@1.1.0')
+    const pinned = await call(admin, 'cat.lookup@1.0.0', { key: 'b' })
+    expect(pinned.status).toBe(200)
+    expect(pinned.body).toMatchObject({ tool: 'cat.lookup@1.0.0', output: { found: true } })
+    expect(pinned.headers['deprecation']).toBeDefined()
+    expect(pinned.headers['link']).toContain('cat.lookup@1.1.0')
+    expect(lookups).toEqual(['?key=a&exact=true', '?key=b'])
+
+    // A new required parameter: calls that were valid are refused now, a major version. The
+    // earlier ones stay listed, but a call the upstream no longer takes answers gone, not sent.
+    lookupParams.push({ name: 'scope', in: 'query', required: true, schema: { type: 'string' } })
+    expect(await reimport()).toEqual(['cat.lookup@2.0.0', 'cat.lookup@1.1.0', 'cat.lookup@1.0.0'])
+    expect(versions()).toEqual(['2.0.0 stable', '1.1.0 deprecated', '1.0.0 deprecated'])
+    const gone = await call(admin, 'cat.lookup@1.0.0', { key: 'c' })
+    expect(gone.status).toBe(410)
+    expect(gone.body.code).toBe('gone')
+    expect(gone.body.detail).toContain('cat.lookup@2.0.0')
+    expect(lookups).toHaveLength(2)
+    // The deprecation of 1.1.0 now points at 2.0.0.
+    expect(app.arw.registry.resolve('cat.lookup@1.1.0').deprecation?.replacement).toBe('cat.lookup@2.0.0')
+
+    // At most two earlier versions are kept: a third change drops the oldest.
+    lookupParams.push({ name: 'limit', in: 'query', required: true, schema: { type: 'integer' } })
+    expect(await reimport()).toEqual(['cat.lookup@3.0.0', 'cat.lookup@2.0.0', 'cat.lookup@1.1.0'])
+    expect(app.arw.registry.tryResolve('cat.lookup@1.0.0')).toBeUndefined()
+  })
+
+  it('registers the same versions again after a restart, before the upstream answers', async () => {
+    await app.close()
+    upstream.closeAllConnections()
+    await new Promise((resolve) => upstream.close(resolve))
+    app = await state.start()
+    expect(versions()).toEqual(['3.0.0 stable', '2.0.0 deprecated', '1.1.0 deprecated'])
+    expect(app.arw.registry.resolve('cat.lookup@2.0.0').deprecation?.replacement).toBe('cat.lookup@3.0.0')
   })
 })

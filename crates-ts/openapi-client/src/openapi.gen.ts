@@ -5421,6 +5421,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description Problem with code gone. */
+            410: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    /** @description RFC 9745: the version that ran is deprecated. */
+                    deprecation?: string;
+                    /** @description RFC 8594: when that version may be removed. */
+                    sunset?: string;
+                    /** @description The deprecation notice, the successor version and the schema (rel=deprecation, successor-version, describedby). */
+                    link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        /** @enum {unknown} */
+                        code?: "gone";
+                    };
+                };
+            };
             /** @description Problem with code payload_too_large. */
             413: {
                 headers: {

@@ -21,7 +21,7 @@ import {
   linkHealthChanged,
   linkUp,
 } from './events.ts'
-import { type ImportPlan, planImport } from './import.ts'
+import { type ImportPlan, planImport, retiredAfter } from './import.ts'
 import type {
   Catalog,
   Connection,
@@ -33,6 +33,7 @@ import type {
   StoredConnection,
   StoredLink,
 } from './model.ts'
+import { now } from './model.ts'
 import { admissionPriority } from './qos.ts'
 import { type Collections, draft, listAll } from './records.ts'
 import { BrokenCircuitError, Resilience } from './resilience.ts'
@@ -60,6 +61,8 @@ interface LiveLink {
   session: UpstreamSession | undefined
   /** The import in place (registered tool ids by upstream name). */
   tools: ImportedTool[]
+  /** Earlier versions of those tools, registered beside them as deprecated (retiredAfter). */
+  retired: ImportedTool[]
   opening: Promise<void> | undefined
   retryTimer: NodeJS.Timeout | undefined
   attempt: number
@@ -75,6 +78,8 @@ interface ImportedRef {
   connectionId: string
   upstream: string
   retrySafe: boolean
+  /** For an earlier version: the id of the current one, whose schemas the upstream follows now. */
+  replacement?: string
 }
 
 export interface FederationDeps {
@@ -138,7 +143,7 @@ export class Federation {
     for (const entry of await listAll(collections.catalogs)) {
       const live = this.#links.get(entry.key)
       if (!live) continue
-      const rejected = this.#register(live, entry.value.tools, [])
+      const rejected = this.#register(live, entry.value.tools, entry.value.retired ?? [])
       for (const r of rejected) live.health.errors.push(`${r.upstream}: ${r.reason}`)
     }
     for (const live of this.#links.values()) {
@@ -189,7 +194,7 @@ export class Federation {
       ...stored,
       status: live?.status ?? 'down',
       health: live ? { ...live.health, errors: [...live.health.errors] } : { ...NO_HEALTH },
-      tools: (live?.tools ?? []).map((t) => `${t.name}@${t.version}`),
+      tools: [...(live?.tools ?? []), ...(live?.retired ?? [])].map((t) => `${t.name}@${t.version}`),
     }
   }
 
@@ -297,6 +302,7 @@ export class Federation {
       health: { ...NO_HEALTH, errors: [] },
       session: undefined,
       tools: [],
+      retired: [],
       opening: undefined,
       retryTimer: undefined,
       attempt: 0,
@@ -318,7 +324,7 @@ export class Federation {
     const live = this.#links.get(id)
     if (!live) return []
     await this.#drop(live, 'down', 'the link was removed', false)
-    const ids = live.tools.map((t) => `${t.name}@${t.version}`)
+    const ids = [...live.tools, ...live.retired].map((t) => `${t.name}@${t.version}`)
     this.#unregister(live)
     this.#links.delete(id)
     return ids
@@ -421,13 +427,15 @@ export class Federation {
     const plan = planImport(live.stored.serviceId, tools, live.tools, (name) =>
       this.taken(name, live.stored.id),
     )
-    const rejected = this.#register(live, plan.imported, live.tools)
+    const retired = retiredAfter(live.tools, live.retired, plan.imported, now())
+    const rejected = this.#register(live, plan.imported, retired)
     plan.rejected.push(...rejected)
     const catalog: Catalog = {
       linkId: live.stored.id,
       connectionId: live.stored.connectionId,
       serviceId: live.stored.serviceId,
       tools: live.tools,
+      retired: live.retired,
     }
     await this.#d.collections.catalogs.put(live.stored.id, catalog)
     const errors = [...skipped, ...plan.rejected.map((r) => `${r.upstream}: ${r.reason}`)]
@@ -438,60 +446,85 @@ export class Federation {
   }
 
   /**
-   * Registers `tools` for the link in place of `previous`; answers those the registry refused.
-   * Unchanged versions stay registered as they are (no listChanged for them).
+   * Registers `tools` and the earlier versions `retired` for the link, in place of what it had;
+   * answers the tools the registry refused. Unchanged versions stay registered as they are (no
+   * listChanged for them); an earlier version is registered deprecated, pointing at the current
+   * one, and only while a current version of its tool is registered.
    */
   #register(
     live: LiveLink,
     tools: readonly ImportedTool[],
-    previous: readonly ImportedTool[],
+    retired: readonly ImportedTool[],
   ): ImportPlan['rejected'] {
     const connection = this.#connections.get(live.stored.connectionId)
     const timeoutMs = connection?.timeoutMs ?? 30_000
-    const keep = new Set(tools.map((t) => `${t.name}@${t.version}`))
-    const stale = previous.map((t) => `${t.name}@${t.version}`).filter((id) => !keep.has(id))
-    for (const id of stale) this.#imported.delete(id)
-    this.#d.registry.removeTools(stale)
+    const idOf = (t: ImportedTool) => `${t.name}@${t.version}`
     const registered: ImportedTool[] = []
     const rejected: ImportPlan['rejected'] = []
-    for (const tool of tools) {
-      const id = `${tool.name}@${tool.version}`
-      if (this.#imported.get(id)?.linkId === live.stored.id && this.#d.registry.tryResolve(id)) {
-        registered.push(tool)
-        continue
-      }
+    // Decided before anything is removed: which earlier version points at which current one.
+    const planned = new Map(tools.map((t) => [t.name, idOf(t)]))
+    const keep = new Set([...tools.map(idOf), ...retired.map(idOf)])
+    const stale = [...live.tools, ...live.retired].map(idOf).filter((id) => !keep.has(id))
+    // An earlier version whose current one changed is registered again with the new replacement.
+    for (const t of retired) {
+      const ref = this.#imported.get(idOf(t))
+      if (ref && ref.replacement !== planned.get(t.name)) stale.push(idOf(t))
+    }
+    for (const id of stale) this.#imported.delete(id)
+    this.#d.registry.removeTools(stale)
+    /** Registers one version; answers why the registry refused it, if it did. */
+    const add = (tool: ImportedTool, replacement: string | undefined): string | undefined => {
+      const id = idOf(tool)
+      if (this.#imported.get(id)?.linkId === live.stored.id && this.#d.registry.tryResolve(id)) return
       try {
-        this.#d.registry.addTools([toolSpec(tool, timeoutMs)], { area: 'connections' })
-        this.#imported.set(`${tool.name}@${tool.version}`, {
+        this.#d.registry.addTools([toolSpec(tool, timeoutMs, replacement)], { area: 'connections' })
+        this.#imported.set(id, {
           linkId: live.stored.id,
           connectionId: live.stored.connectionId,
           upstream: tool.upstream,
           retrySafe: tool.retrySafe,
+          ...(replacement ? { replacement } : {}),
         })
-        registered.push(tool)
+        return
       } catch (error) {
-        rejected.push({
-          upstream: tool.upstream,
-          reason: (error as Error).message.split('\n').slice(1).join(' ').trim() || 'refused by the registry',
-        })
+        return (error as Error).message.split('\n').slice(1).join(' ').trim() || 'refused by the registry'
       }
     }
+    for (const tool of tools) {
+      const refused = add(tool, undefined)
+      if (refused === undefined) registered.push(tool)
+      else rejected.push({ upstream: tool.upstream, reason: refused })
+    }
+    const current = new Map(registered.map((t) => [t.name, idOf(t)]))
+    const kept: ImportedTool[] = []
+    for (const tool of retired) {
+      const replacement = current.get(tool.name)
+      if (replacement === undefined) {
+        this.#imported.delete(idOf(tool))
+        this.#d.registry.removeTools([idOf(tool)])
+        continue
+      }
+      // An earlier version the registry refuses is left out: the current one is what callers need.
+      if (add(tool, replacement) === undefined) kept.push(tool)
+    }
     live.tools = registered
+    live.retired = kept
     return rejected
   }
 
   #unregister(live: LiveLink): void {
-    const ids = live.tools.map((t) => `${t.name}@${t.version}`)
+    const ids = [...live.tools, ...live.retired].map((t) => `${t.name}@${t.version}`)
     for (const id of ids) this.#imported.delete(id)
     this.#d.registry.removeTools(ids)
     live.tools = []
+    live.retired = []
   }
 
   /** Registers the link's tools again (their timeout follows the connection's). */
   #reregister(live: LiveLink): void {
-    const tools = live.tools
+    const { tools, retired } = live
     this.#unregister(live)
-    this.#register(live, tools, [])
+    this.#register(live, tools, retired)
   }
 
   async #drop(live: LiveLink, status: 'down' | 'error', reason: string, announce = true): Promise<void> {
@@ -562,11 +595,13 @@ export class Federation {
         reason: `link ${live.stored.serviceId} (${live.stored.id}) is ${connection.enabled ? live.status : 'down (connection disabled)'}${why}`,
       })
     }
+    if (ref.replacement) this.#checkStillAccepted(ctx.tool, ref.replacement, input)
     const resilience = this.#resilience.get(connection.id)!
     const deadline = Date.now() + timeoutMs
     const secret = connection.secretRef ? await this.secretOf(connection).catch(() => undefined) : undefined
+    let output: Record<string, unknown>
     try {
-      return await resilience.execute(
+      output = await resilience.execute(
         (signal) =>
           session.call(ref.upstream, input, {
             signal,
@@ -600,6 +635,26 @@ export class Federation {
     } catch (error) {
       throw this.#problem(error, ctx.tool, connection, timeoutMs, secret)
     }
+    // An answer an earlier version's output schema cannot describe is the upstream's change, not a
+    // fault of this daemon: upstream_error (502) naming the version that describes it, not 500.
+    if (ref.replacement && !this.#d.registry.tryResolve(ctx.tool)?.outputValidator.check(output)) {
+      throw new ProblemError(ERRORS.upstream_error, {
+        reason: `the upstream's answer no longer matches the output schema of ${ctx.tool}; ${ref.replacement} describes it`,
+      })
+    }
+    return output
+  }
+
+  /**
+   * An earlier version is served by the upstream as it is now: a call its schema allows but the
+   * current version's refuses would fail upstream, so it answers `gone` without going there.
+   */
+  #checkStillAccepted(tool: string, replacement: string, input: Record<string, unknown>): void {
+    const current = this.#d.registry.tryResolve(replacement)
+    if (!current || current.inputValidator.check(current.inputValidator.withDefaults(input))) return
+    throw new ProblemError(ERRORS.gone, {
+      what: `This call of ${tool} (the upstream changed incompatibly; ${replacement} says what it takes now)`,
+    })
   }
 
   #problem(
@@ -862,8 +917,15 @@ export function describe(error: unknown, secret: string | undefined): string {
 export function toolSpec(
   tool: ImportedTool,
   timeoutMs: number,
+  replacement?: string,
 ): ToolSpec<TSchema, TSchema, ToolContext & { services: { federation: Federation } }> {
   return {
+    ...(replacement
+      ? {
+          stability: 'deprecated' as const,
+          deprecation: { ...(tool.retiredAt ? { since: tool.retiredAt } : {}), replacement },
+        }
+      : {}),
     name: tool.name,
     version: tool.version,
     title: tool.title,
@@ -873,7 +935,13 @@ export function toolSpec(
     hints: tool.hints,
     risk: tool.hints['readOnly'] ? 'low' : tool.hints['destructive'] ? 'high' : 'medium',
     capabilities: ['connections', 'federated'],
-    errors: ['upstream_error', 'unavailable', 'rate_limited', 'timeout'],
+    errors: [
+      'upstream_error',
+      'unavailable',
+      'rate_limited',
+      'timeout',
+      ...(replacement ? (['gone'] as const) : []),
+    ],
     timeoutMs,
     handler: (input, ctx) => ctx.services.federation.call(input as Record<string, unknown>, ctx, timeoutMs),
   }

@@ -249,3 +249,32 @@ export function planImport(
     tools: imported.map((t) => ({ name: t.name, upstream: t.upstream, title: t.title })),
   }
 }
+
+/** Earlier versions of one imported tool that stay registered beside the current one. */
+export const KEEP_RETIRED = 2
+
+/**
+ * The earlier versions kept after an import: for each tool still imported whose version changed,
+ * the version it had becomes the newest retired one (stamped `retiredAt`), before the ones retired
+ * already; at most KEEP_RETIRED per tool. Versions of tools the upstream no longer offers go.
+ */
+export function retiredAfter(
+  previous: readonly ImportedTool[],
+  retired: readonly ImportedTool[],
+  imported: readonly ImportedTool[],
+  at: string,
+): ImportedTool[] {
+  const out: ImportedTool[] = []
+  for (const tool of imported) {
+    const before = previous.find((t) => t.upstream === tool.upstream)
+    const older = retired.filter(
+      (t) => t.upstream === tool.upstream && t.name === tool.name && t.version !== tool.version,
+    )
+    const kept =
+      before && before.name === tool.name && before.version !== tool.version
+        ? [{ ...before, retiredAt: at }, ...older]
+        : older
+    out.push(...kept.slice(0, KEEP_RETIRED))
+  }
+  return out
+}

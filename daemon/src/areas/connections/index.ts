@@ -30,6 +30,7 @@ export const connections = defineArea<ConnectionsServices, ConnectionsConfig>({
     ERRORS.upstream_error,
     ERRORS.rate_limited,
     ERRORS.timeout,
+    ERRORS.gone,
   ],
   config: connectionsConfig,
   async start(ctx) {

@@ -234,6 +234,9 @@ export const ImportedTool = Type.Object({
   output: Type.Record(Type.String(), Type.Unknown()),
   hints: Type.Record(Type.String(), Type.Boolean()),
   retrySafe: Type.Boolean(),
+  retiredAt: Type.Optional(
+    Type.String({ description: 'When a newer version replaced this one (kept registered, deprecated).' }),
+  ),
 })
 export type ImportedTool = Static<typeof ImportedTool>
 
@@ -242,6 +245,11 @@ export const Catalog = Type.Object({
   connectionId: Type.String(),
   serviceId: Type.String(),
   tools: Type.Array(ImportedTool),
+  retired: Type.Optional(
+    Type.Array(ImportedTool, {
+      description: 'Earlier versions of the tools, still registered (deprecated).',
+    }),
+  ),
 })
 export type Catalog = Static<typeof Catalog>
 

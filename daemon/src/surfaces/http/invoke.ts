@@ -133,8 +133,10 @@ export const invokeRoute = defineRoute<Services>({
       'rate_limited',
       'timeout',
       'unavailable',
-      // Tools federated from an upstream service (the connections area).
+      // Tools federated from an upstream service (the connections area); `gone`: an earlier
+      // version of one, called with an input its upstream no longer takes.
       'upstream_error',
+      'gone',
     ],
   },
   url: '/tools/:call',
