@@ -252,13 +252,15 @@ function nextWaiter(queue: Waiter[]): Waiter | undefined {
 
 /**
  * Frees a place in a full queue for a call of `priority`: refuses the last-queued waiter of the
- * lowest priority below it. False when every waiter ranks as high or higher.
+ * lowest priority below it, except one passed over MAX_PASSED times (it goes next). False when no
+ * waiter ranks below the call.
  */
 function makeRoom(queue: Waiter[], priority: number): boolean {
   let at = -1
   for (let i = 0; i < queue.length; i++) {
     const waiter = queue[i]!
-    if (waiter.priority < priority && (at === -1 || waiter.priority <= queue[at]!.priority)) at = i
+    if (waiter.passed >= MAX_PASSED || waiter.priority >= priority) continue
+    if (at === -1 || waiter.priority <= queue[at]!.priority) at = i
   }
   if (at === -1) return false
   // refuse() takes it out of the queue (as a caller that goes away does).
