@@ -16,6 +16,7 @@ import {
   type UpstreamTool,
 } from '../driver.ts'
 import { sessionFetch } from './mcp-fetch.ts'
+import { McpHttpTransport } from './mcp-http-transport.ts'
 
 /**
  * The `mcp` connector: an MCP server reached through the official SDK's client, either a command the
@@ -508,11 +509,12 @@ class McpSession implements UpstreamSession {
 
 async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise<UpstreamSession> {
   const redact = redactor(secret)
-  const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
-    import('@modelcontextprotocol/sdk/client/index.js'),
-    import('@modelcontextprotocol/sdk/client/stdio.js'),
-    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
-  ])
+  const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport, StreamableHTTPError }] =
+    await Promise.all([
+      import('@modelcontextprotocol/sdk/client/index.js'),
+      import('@modelcontextprotocol/sdk/client/stdio.js'),
+      import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    ])
   const client = new Client({ name: 'arw', version: DRIVER_VERSION }, { capabilities: {} })
   let transport: Transport
   let release = () => {}
@@ -539,7 +541,8 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     const url = new URL(target['url'] as string)
     const http = sessionFetch()
     release = http.close
-    transport = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
+    const sdk = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
+    transport = new McpHttpTransport(url, headers, sdk, StreamableHTTPError)
     where = `mcp server at ${url.origin}${url.pathname}`
   }
   const session = new McpSession(client, transport, redact, logger, release)
