@@ -4,9 +4,9 @@ import { Readable } from 'node:stream'
 
 /**
  * The `fetch` the mcp driver gives the SDK's Streamable HTTP transport: node:http with a keep-alive
- * agent of the session's own, instead of the global fetch (undici). Every MCP call is one POST, and
- * measured under load the SDK client spent about half its CPU per call less this way (undici's
- * request and response objects and abort bookkeeping are most of a call's cost on the client side).
+ * agent of the session's own, instead of the global fetch. The calls of an open session do not go
+ * through it (mcp-http-transport.ts posts them itself); the SDK's transport uses it for what it still
+ * does: the initialize handshake, the server's GET stream, resumption, redirects, the DELETE.
  * It does what the transport asks of fetch and nothing more: method, headers, a string body, an
  * abort signal, the response with its status, headers and streamed body; redirects are returned
  * as they are (the SDK decides whether to follow them).

@@ -1,10 +1,4 @@
-import {
-  type ClientRequest,
-  Agent as HttpAgent,
-  request as httpRequest,
-  type IncomingMessage,
-} from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { StringDecoder } from 'node:string_decoder'
 import type {
   StreamableHTTPClientTransport,
   StreamableHTTPError,
@@ -12,16 +6,19 @@ import type {
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
+import { Pool } from 'undici'
 
 /**
  * The Streamable HTTP client transport of the mcp driver: the SDK's `Client` does the protocol on
  * top of it, as on the SDK's own transport, but the messages of an open session (every tools/call,
- * its cancellation, pings) are posted by this class directly over node:http with a keep-alive agent,
- * and the answer read from the socket: `application/json` parsed at once, `text/event-stream` fed to
- * eventsource-parser's push parser. Measured under the federation bench, the SDK transport spent most
- * of the daemon's CPU per federated call on a web `Response` per request, a TextDecoderStream and an
- * EventSourceParserStream per answer, a `Headers` object per request, and a zod parse of every
- * message that the SDK's Protocol repeats when it dispatches the message anyway.
+ * its cancellation, pings) are posted by this class through an undici Pool (kept-alive connections
+ * to the upstream's origin, one per call in flight), and the answer read as it arrives:
+ * `application/json` parsed at once, `text/event-stream` fed to eventsource-parser's push parser.
+ * Measured under the federation bench, the SDK's transport spent most of the daemon's CPU per
+ * federated call on a fetch `Response` per request, a TextDecoderStream and an EventSourceParserStream
+ * per answer, a `Headers` object per request, and a zod parse of every message that the SDK's
+ * Protocol repeats when it dispatches the message anyway; undici's dispatch took less CPU per call
+ * than node:http's ClientRequest.
  *
  * Everything else stays with the SDK's transport, which this one wraps and shares the session with:
  * the initialize handshake (the session id and protocol version are read from it), the
@@ -67,32 +64,90 @@ function asMessage(value: unknown): JSONRPCMessage {
   return value as JSONRPCMessage
 }
 
-function readText(res: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = ''
-    res.setEncoding('utf8')
-    res.on('data', (chunk: string) => {
-      if (text.length < limit) text += chunk
+/**
+ * The answer to one POST, fed by undici's dispatch handler: status and content type when the head
+ * arrives, then the body, which is buffered until the transport starts reading it (undici may hand
+ * over the first chunk in the same tick as the head).
+ */
+class Answer {
+  readonly status: number
+  readonly contentType: string | undefined
+  #chunks: Buffer[] = []
+  /** undefined while the body is coming; null once it is complete; the error if it broke off. */
+  #end: Error | null | undefined
+  #onData: ((chunk: Buffer) => void) | undefined
+  #onEnd: ((error: Error | null) => void) | undefined
+
+  constructor(status: number, contentType: string | undefined) {
+    this.status = status
+    this.contentType = contentType
+  }
+
+  push(chunk: Buffer): void {
+    if (this.#onData) this.#onData(chunk)
+    else this.#chunks.push(chunk)
+  }
+
+  finish(error: Error | null): void {
+    if (this.#end !== undefined) return
+    this.#end = error
+    this.#onEnd?.(error)
+  }
+
+  read(onData: (chunk: Buffer) => void, onEnd: (error: Error | null) => void): void {
+    for (const chunk of this.#chunks) onData(chunk)
+    this.#chunks = []
+    this.#onData = onData
+    this.#onEnd = onEnd
+    if (this.#end !== undefined) onEnd(this.#end)
+  }
+
+  /** The body as text, cut at `limit` characters. */
+  text(limit = Number.POSITIVE_INFINITY): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      this.read(
+        (chunk) => {
+          if (size < limit) {
+            chunks.push(chunk)
+            size += chunk.length
+          }
+        },
+        (error) => {
+          if (error) return reject(error)
+          const text = Buffer.concat(chunks).toString('utf8')
+          resolve(text.length > limit ? text.slice(0, limit) : text)
+        },
+      )
     })
-    res.once('end', () => resolve(text.length > limit ? text.slice(0, limit) : text))
-    res.once('error', reject)
-  })
+  }
+}
+
+/** The value of one header in undici's raw list (name, value, name, value, ...). */
+function headerOf(raw: Buffer[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.length === name.length && raw[i]!.toString('latin1').toLowerCase() === name) {
+      return raw[i + 1]!.toString('latin1')
+    }
+  }
+  return undefined
 }
 
 export class McpHttpTransport implements Transport {
-  /** Where every POST goes, resolved from the URL once (node:http re-reads a URL object per request). */
-  readonly #target: { protocol: string; hostname: string; port: string; path: string }
+  readonly #path: string
   readonly #headers: Record<string, string>
   readonly #sdk: StreamableHTTPClientTransport
   readonly #HttpError: ErrorClass
-  readonly #agent: HttpAgent
-  readonly #send: typeof httpRequest
-  readonly #open = new Set<ClientRequest>()
+  /** Kept-alive connections to the upstream's origin, as many as calls are in flight. */
+  readonly #pool: Pool
   /** The headers of a session's POST, built once per session id and protocol version. */
   #postHeaders: Record<string, string> | undefined
   #postHeadersFor = ''
   /** Set when the endpoint answered a redirect: from then on every message goes through the SDK. */
   #redirected = false
+  /** Whether the initialize handshake is done; until then every message goes through the SDK. */
+  #initialized = false
   #closed = false
 
   onclose?: () => void
@@ -105,19 +160,11 @@ export class McpHttpTransport implements Transport {
     sdk: StreamableHTTPClientTransport,
     HttpError: ErrorClass,
   ) {
-    this.#target = {
-      protocol: url.protocol,
-      // node:http wants an IPv6 literal without its brackets.
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
-      port: url.port,
-      path: `${url.pathname}${url.search}`,
-    }
     this.#headers = headers
     this.#sdk = sdk
     this.#HttpError = HttpError
-    const secure = url.protocol === 'https:'
-    this.#agent = secure ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true })
-    this.#send = secure ? (httpsRequest as typeof httpRequest) : httpRequest
+    this.#path = `${url.pathname}${url.search}`
+    this.#pool = new Pool(url.origin)
   }
 
   get sessionId(): string | undefined {
@@ -136,20 +183,22 @@ export class McpHttpTransport implements Transport {
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    const session = this.#sdk.sessionId
-    if (
-      this.#redirected ||
-      options?.resumptionToken !== undefined ||
-      session === undefined ||
-      ('method' in message &&
-        (message.method === 'initialize' || message.method === 'notifications/initialized'))
-    ) {
+    if (!this.#initialized || this.#redirected || options?.resumptionToken !== undefined) {
+      if ('method' in message && message.method === 'notifications/initialized') {
+        // The handshake is over: the session id (if the server gave one) and the protocol version
+        // are known, and the SDK opens its GET stream once this notification is accepted.
+        return this.#sdkSend(message, options).then(() => {
+          this.#initialized = true
+        })
+      }
       return this.#sdkSend(message, options)
     }
-    return this.#post(message, session, options).catch((error: Error) => {
-      this.onerror?.(error)
-      throw error
-    })
+    return this.#post(message, this.#sdk.sessionId)
+      .then((answer) => this.#answer(message, answer, options))
+      .catch((error: Error) => {
+        this.onerror?.(error)
+        throw error
+      })
   }
 
   #sdkSend(message: JSONRPCMessage, options: TransportSendOptions | undefined): Promise<void> {
@@ -167,21 +216,21 @@ export class McpHttpTransport implements Transport {
     this.#closed = true
     const closed = new Error('the transport was closed')
     closed.name = 'AbortError'
-    for (const req of this.#open) req.destroy(closed)
-    this.#open.clear()
-    this.#agent.destroy()
+    // Fails the POSTs still in flight, as the SDK's transport does by aborting its fetches.
+    await this.#pool.destroy(closed).catch(() => undefined)
     await this.#sdk.close()
   }
 
-  #headersFor(session: string): Record<string, string> {
+  #headersFor(session: string | undefined): Record<string, string> {
     const version = this.#sdk.protocolVersion ?? ''
-    const key = `${session}\n${version}`
+    const key = `${session ?? ''}\n${version}`
     if (this.#postHeaders === undefined || this.#postHeadersFor !== key) {
       this.#postHeaders = {
         ...this.#headers,
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
-        'mcp-session-id': session,
+        // A stateless server gives no session id.
+        ...(session !== undefined ? { 'mcp-session-id': session } : {}),
         ...(version !== '' ? { 'mcp-protocol-version': version } : {}),
       }
       this.#postHeadersFor = key
@@ -189,48 +238,60 @@ export class McpHttpTransport implements Transport {
     return this.#postHeaders
   }
 
-  #post(message: JSONRPCMessage, session: string, options: TransportSendOptions | undefined): Promise<void> {
+  #post(message: JSONRPCMessage, session: string | undefined): Promise<Answer> {
     if (this.#closed) return Promise.reject(new Error('Not connected'))
-    const body = JSON.stringify(message)
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = this.#send({
-        ...this.#target,
-        method: 'POST',
-        agent: this.#agent,
-        headers: { ...this.#headersFor(session), 'content-length': String(Buffer.byteLength(body)) },
-      })
-      this.#open.add(req)
-      req.once('close', () => this.#open.delete(req))
-      req.once('response', resolve)
-      req.once('error', reject)
-      req.end(body)
-    }).then((res) => this.#answer(message, res, options))
+    return new Promise<Answer>((resolve, reject) => {
+      let answer: Answer | undefined
+      this.#pool.dispatch(
+        {
+          method: 'POST',
+          path: this.#path,
+          headers: this.#headersFor(session),
+          body: JSON.stringify(message),
+        },
+        {
+          onConnect: () => undefined,
+          onHeaders: (status, raw) => {
+            if (status < 200) return true // 1xx: the answer's own head follows
+            answer = new Answer(status, headerOf(raw, 'content-type'))
+            resolve(answer)
+            return true
+          },
+          onData: (chunk) => {
+            answer?.push(chunk)
+            return true
+          },
+          onComplete: () => answer?.finish(null),
+          onError: (error) => {
+            if (answer) answer.finish(error)
+            else reject(error)
+          },
+        },
+      )
+    })
   }
 
   async #answer(
     message: JSONRPCMessage,
-    res: IncomingMessage,
+    res: Answer,
     options: TransportSendOptions | undefined,
   ): Promise<void> {
-    const status = res.statusCode ?? 0
+    const status = res.status
     if (status >= 300 && status < 400) {
       // The SDK knows which redirects to follow (within the origin, keeping the method); the
       // request was not processed here, so it is sent again through it.
-      res.resume()
       this.#redirected = true
       return this.#sdkSend(message, options)
     }
     if (status < 200 || status >= 300) {
-      const text = await readText(res, MAX_ERROR_BODY).catch(() => '')
+      const text = await res.text(MAX_ERROR_BODY).catch(() => '')
       throw new this.#HttpError(status, `Error POSTing to endpoint: ${text}`)
     }
-    if (status === 202 || !isRequest(message)) {
-      res.resume()
-      return
-    }
-    const type = mediaType(res.headers['content-type'])
+    // A body nobody reads is dropped as it arrives (undici reads it to keep the connection).
+    if (status === 202 || !isRequest(message)) return
+    const type = mediaType(res.contentType)
     if (type === 'application/json') {
-      const data: unknown = JSON.parse(await readText(res, Number.POSITIVE_INFINITY))
+      const data: unknown = JSON.parse(await res.text())
       const messages = Array.isArray(data) ? data.map(asMessage) : [asMessage(data)]
       for (const m of messages) this.onmessage?.(m)
       return
@@ -240,12 +301,11 @@ export class McpHttpTransport implements Transport {
       this.#readStream(res, options)
       return
     }
-    res.resume()
-    throw new this.#HttpError(-1, `Unexpected content type: ${res.headers['content-type']}`)
+    throw new this.#HttpError(-1, `Unexpected content type: ${res.contentType}`)
   }
 
   /** Reads a POST's event stream; a stream that ends before its answer is resumed like the SDK does. */
-  #readStream(res: IncomingMessage, options: TransportSendOptions | undefined): void {
+  #readStream(res: Answer, options: TransportSendOptions | undefined): void {
     let lastEventId: string | undefined
     let answered = false
     let retryMs: number | undefined
@@ -270,25 +330,27 @@ export class McpHttpTransport implements Transport {
         retryMs = ms
       },
     })
-    res.setEncoding('utf8')
-    res.on('data', (chunk: string) => parser.feed(chunk))
-    res.once('error', () => undefined)
-    res.once('close', () => {
-      if (!res.complete) this.onerror?.(new Error('SSE stream disconnected: the connection closed'))
-      // A server that primed the stream with an event id may close it and replay on a GET with
-      // Last-Event-ID; the SDK's transport does that resumption.
-      if (lastEventId !== undefined && !answered && !this.#closed) {
-        const resume = lastEventId
-        setTimeout(() => {
-          if (this.#closed) return
-          this.#sdk
-            .resumeStream(
-              resume,
-              options?.onresumptiontoken ? { onresumptiontoken: options.onresumptiontoken } : undefined,
-            )
-            .catch((error: Error) => this.onerror?.(error))
-        }, retryMs ?? RESUME_DELAY_MS).unref()
-      }
-    })
+    // A decoder of its own: a character may be split between two chunks.
+    const decoder = new StringDecoder('utf8')
+    res.read(
+      (chunk) => parser.feed(decoder.write(chunk)),
+      (error) => {
+        if (error && !this.#closed) this.onerror?.(new Error(`SSE stream disconnected: ${error}`))
+        // A server that primed the stream with an event id may close it and replay on a GET with
+        // Last-Event-ID; the SDK's transport does that resumption.
+        if (lastEventId !== undefined && !answered && !this.#closed) {
+          const resume = lastEventId
+          setTimeout(() => {
+            if (this.#closed) return
+            this.#sdk
+              .resumeStream(
+                resume,
+                options?.onresumptiontoken ? { onresumptiontoken: options.onresumptiontoken } : undefined,
+              )
+              .catch((error: Error) => this.onerror?.(error))
+          }, retryMs ?? RESUME_DELAY_MS).unref()
+        }
+      },
+    )
   }
 }

@@ -368,3 +368,68 @@ describe('mcp tools/list pagination', () => {
     expect((await session.tools()).map((t) => t.name)).toEqual(['a', 'b', 'c', 'd', 'e'])
   })
 })
+
+describe('mcp over Streamable HTTP: a stateless server answering JSON', () => {
+  let http: HttpServer
+  let base: string
+  const seen: string[] = []
+  beforeAll(async () => {
+    // A stateless SDK server (no session id, JSON answers) behind a redirect from /old, and a
+    // 503 for a call of `busy` that never reaches it.
+    http = createServer(async (req, res) => {
+      if (req.url === '/old') {
+        res.writeHead(307, { location: '/mcp' }).end()
+        return
+      }
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined
+      seen.push(`${req.method} ${body?.method ?? ''} ${req.headers['mcp-session-id'] ?? 'no session'}`)
+      if (body?.params?.name === 'busy') {
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('try again later')
+        return
+      }
+      const server = new Server({ name: 'stateless', version: '1.0.0' }, { capabilities: { tools: {} } })
+      server.setRequestHandler(ListToolsRequestSchema, () => ({
+        tools: [{ name: 'echo', inputSchema: { type: 'object' as const } }],
+      }))
+      server.setRequestHandler(CallToolRequestSchema, (request) => ({
+        content: [{ type: 'text', text: String(request.params.arguments?.['text']) }],
+      }))
+      const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true })
+      res.on('close', () => void server.close())
+      await server.connect(transport)
+      await transport.handleRequest(req, res, body)
+    })
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    http.closeAllConnections()
+    await new Promise((resolve) => http.close(resolve))
+  })
+
+  it('calls tools without a session id', async () => {
+    const session = await open({ url: `${base}/mcp` })
+    seen.length = 0
+    expect(await session.call('echo', { text: 'one' }, call().options)).toEqual({
+      content: [{ type: 'text', text: 'one' }],
+    })
+    expect(seen.filter((line) => line.startsWith('POST'))).toEqual(['POST tools/call no session'])
+  })
+
+  it('follows a redirect within the origin for the calls of a session', async () => {
+    const session = await open({ url: `${base}/old` })
+    expect(await session.call('echo', { text: 'moved' }, call().options)).toEqual({
+      content: [{ type: 'text', text: 'moved' }],
+    })
+  })
+
+  it('fails a call the server answers with 503 with a retryable UpstreamError carrying the status', async () => {
+    const session = await open({ url: `${base}/mcp` })
+    const error = await failure(session.call('busy', {}, call().options))
+    expect(error.status).toBe(503)
+    expect(error.retryable).toBe(true)
+    expect(error.excerpt).toMatch(/try again later/)
+  })
+})

@@ -16,7 +16,6 @@ import {
   type UpstreamTool,
 } from '../driver.ts'
 import { sessionFetch } from './mcp-fetch.ts'
-import { McpHttpTransport } from './mcp-http-transport.ts'
 
 /**
  * The `mcp` connector: an MCP server reached through the official SDK's client, either a command the
@@ -542,6 +541,7 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     const http = sessionFetch()
     release = http.close
     const sdk = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
+    const { McpHttpTransport } = await import('./mcp-http-transport.ts')
     transport = new McpHttpTransport(url, headers, sdk, StreamableHTTPError)
     where = `mcp server at ${url.origin}${url.pathname}`
   }
