@@ -84,6 +84,15 @@ export interface ConnectorDriver {
   open(options: OpenOptions): Promise<UpstreamSession>
 }
 
+/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const at = Date.parse(text)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
+}
+
 /**
  * An upstream failed. The area maps it to `upstream_error` (with `status` and a bounded excerpt of
  * the upstream's answer, never the secret) or, with `timedOut`, to `timeout`.

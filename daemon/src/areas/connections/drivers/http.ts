@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml'
 import {
   type ConnectorDriver,
   type OpenOptions,
+  parseRetryAfter,
   redactor,
   type UpstreamCall,
   UpstreamError,
@@ -84,15 +85,6 @@ function causeCode(error: unknown): string | undefined {
   if (typeof cause['code'] === 'string') return cause['code']
   const nested = Array.isArray(cause['errors']) ? cause['errors'][0] : undefined
   return isRecord(nested) && typeof nested['code'] === 'string' ? nested['code'] : undefined
-}
-
-/** `Retry-After` as milliseconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | null): number | undefined {
-  if (value === null) return undefined
-  const text = value.trim()
-  if (/^\d+$/.test(text)) return Number(text) * 1000
-  const at = Date.parse(text)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now())
 }
 
 /** Reads a body up to `MAX_BODY_BYTES`; more is an error, and the rest is not downloaded. */

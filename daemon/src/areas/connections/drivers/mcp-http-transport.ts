@@ -7,6 +7,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { Pool } from 'undici'
+import { parseRetryAfter } from '../driver.ts'
 
 /**
  * The Streamable HTTP client transport of the mcp driver: the SDK's `Client` does the protocol on
@@ -72,15 +73,17 @@ function asMessage(value: unknown): JSONRPCMessage {
 class Answer {
   readonly status: number
   readonly contentType: string | undefined
+  readonly retryAfter: string | undefined
   #chunks: Buffer[] = []
   /** undefined while the body is coming; null once it is complete; the error if it broke off. */
   #end: Error | null | undefined
   #onData: ((chunk: Buffer) => void) | undefined
   #onEnd: ((error: Error | null) => void) | undefined
 
-  constructor(status: number, contentType: string | undefined) {
+  constructor(status: number, contentType: string | undefined, retryAfter: string | undefined) {
     this.status = status
     this.contentType = contentType
+    this.retryAfter = retryAfter
   }
 
   push(chunk: Buffer): void {
@@ -253,7 +256,7 @@ export class McpHttpTransport implements Transport {
           onConnect: () => undefined,
           onHeaders: (status, raw) => {
             if (status < 200) return true // 1xx: the answer's own head follows
-            answer = new Answer(status, headerOf(raw, 'content-type'))
+            answer = new Answer(status, headerOf(raw, 'content-type'), headerOf(raw, 'retry-after'))
             resolve(answer)
             return true
           },
@@ -285,7 +288,11 @@ export class McpHttpTransport implements Transport {
     }
     if (status < 200 || status >= 300) {
       const text = await res.text(MAX_ERROR_BODY).catch(() => '')
-      throw new this.#HttpError(status, `Error POSTing to endpoint: ${text}`)
+      const error = new this.#HttpError(status, `Error POSTing to endpoint: ${text}`)
+      // What the SDK's transport does not keep: how long a 429 or 503 asks the caller to wait.
+      const retryAfterMs = parseRetryAfter(res.retryAfter ?? null)
+      if (retryAfterMs !== undefined) Object.assign(error, { retryAfterMs })
+      throw error
     }
     // A body nobody reads is dropped as it arrives (undici reads it to keep the connection).
     if (status === 202 || !isRequest(message)) return

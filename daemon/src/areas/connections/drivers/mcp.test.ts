@@ -386,7 +386,7 @@ describe('mcp over Streamable HTTP: a stateless server answering JSON', () => {
       const body = chunks.length > 0 ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined
       seen.push(`${req.method} ${body?.method ?? ''} ${req.headers['mcp-session-id'] ?? 'no session'}`)
       if (body?.params?.name === 'busy') {
-        res.writeHead(503, { 'content-type': 'text/plain' }).end('try again later')
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '2' }).end('try again later')
         return
       }
       const server = new Server({ name: 'stateless', version: '1.0.0' }, { capabilities: { tools: {} } })
@@ -425,11 +425,12 @@ describe('mcp over Streamable HTTP: a stateless server answering JSON', () => {
     })
   })
 
-  it('fails a call the server answers with 503 with a retryable UpstreamError carrying the status', async () => {
+  it('fails a call the server answers with 503 with a retryable UpstreamError carrying the status and Retry-After', async () => {
     const session = await open({ url: `${base}/mcp` })
     const error = await failure(session.call('busy', {}, call().options))
     expect(error.status).toBe(503)
     expect(error.retryable).toBe(true)
     expect(error.excerpt).toMatch(/try again later/)
+    expect(error.retryAfterMs).toBe(2000)
   })
 })

@@ -224,9 +224,12 @@ function toUpstreamError(
     return new UpstreamError(`${what}: upstream error ${code}`, { excerpt: message, cause: error })
   const status = httpStatus(error)
   if (status !== undefined) {
+    const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs
     return new UpstreamError(`${what}: upstream answered HTTP ${status}`, {
       status,
       excerpt: message,
+      // Set by the driver's transport (mcp-http-transport.ts) from the answer's Retry-After.
+      ...(typeof retryAfterMs === 'number' ? { retryAfterMs } : {}),
       // 429 and 503 say the request was not processed; 404 that the session (or endpoint) was not
       // there to process it. A new session may take it.
       retryable: status === 404 || status === 429 || status === 503,
@@ -591,6 +594,7 @@ export const mcpDriver: ConnectorDriver = {
     'transport:stdio',
     'transport:http',
     'auth:bearer',
+    'retry-after',
   ],
   version: DRIVER_VERSION,
   checkTarget: checkMcpTarget,
