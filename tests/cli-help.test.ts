@@ -5,11 +5,12 @@ import { CONN_OPTIONS, LINK_OPTIONS } from '../daemon/src/cli/conn.ts'
 import { EVENTS_OPTIONS } from '../daemon/src/cli/events.ts'
 import { INVOKE_OPTIONS } from '../daemon/src/cli/invoke.ts'
 import { EXIT } from '../daemon/src/cli/io.ts'
-import { HELP, MCP_OPTIONS, runCli } from '../daemon/src/cli/main.ts'
+import { HELP, MCP_OPTIONS } from '../daemon/src/cli/main.ts'
 import { SPEC_OPTIONS } from '../daemon/src/cli/spec.ts'
 import { START_OPTIONS } from '../daemon/src/cli/start.ts'
 import { TOOLS_OPTIONS } from '../daemon/src/cli/tools.ts'
 import { type TestDaemon, testDaemon } from '../daemon/src/testing/harness.ts'
+import { runArw } from './support/cli.ts'
 
 /**
  * Every command's --help against what its parser accepts: each flag the help lists is accepted
@@ -36,21 +37,8 @@ beforeAll(async () => {
 })
 afterAll(() => d.close())
 
-async function arw(args: string[], signal?: AbortSignal) {
-  let out = ''
-  let err = ''
-  const code = await runCli(args, {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    env: { ARW_URL: base, ARW_ADMIN_TOKEN: d.admin['x-arw-admin'] },
-    ...(signal ? { signal } : {}),
-  })
-  return { code, out, err }
-}
+const arw = (args: string[], signal?: AbortSignal) =>
+  runArw(args, { ARW_URL: base, ARW_ADMIN_TOKEN: d.admin['x-arw-admin'] }, signal)
 
 /** The flags a help text lists: `--name` and one-letter `-x` tokens (not `openssl rand -hex`). */
 function flagsIn(help: string): string[] {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEFAULT_URL, daemonUrl, EXIT } from '../daemon/src/cli/io.ts'
 import { HELP, runCli } from '../daemon/src/cli/main.ts'
 import { type TestDaemon, testDaemon } from '../daemon/src/testing/harness.ts'
+import { runArw } from './support/cli.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const BIN = join(ROOT, 'daemon/bin/arw.js')
@@ -19,20 +20,8 @@ beforeAll(async () => {
 })
 afterAll(() => d.close())
 
-async function arw(args: string[], env: NodeJS.ProcessEnv = {}) {
-  let out = ''
-  let err = ''
-  const code = await runCli(args, {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    env: { ARW_URL: base, ARW_ADMIN_TOKEN: d.admin['x-arw-admin'], ...env },
-  })
-  return { code, out, err }
-}
+const arw = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runArw(args, { ARW_URL: base, ARW_ADMIN_TOKEN: d.admin['x-arw-admin'], ...env })
 
 describe('arw (in-process)', () => {
   it('lists tools as a table and as JSON', async () => {

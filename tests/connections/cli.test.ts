@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../../daemon/src/cli/io.ts'
-import { runCli } from '../../daemon/src/cli/main.ts'
 import { TEST_TOKEN } from '../../daemon/src/testing/harness.ts'
+import { runArw } from '../support/cli.ts'
 import { StateDir, WEATHER } from './support.ts'
 
 let state: StateDir
@@ -19,20 +19,7 @@ afterAll(async () => {
   state.remove()
 })
 
-async function arw(...args: string[]) {
-  let out = ''
-  let err = ''
-  const code = await runCli(args, {
-    out: (t) => {
-      out += t
-    },
-    err: (t) => {
-      err += t
-    },
-    env: { ARW_URL: base, ARW_ADMIN_TOKEN: TEST_TOKEN },
-  })
-  return { code, out, err }
-}
+const arw = (...args: string[]) => runArw(args, { ARW_URL: base, ARW_ADMIN_TOKEN: TEST_TOKEN })
 
 describe('arw conn and arw link', () => {
   it('create a connection, link it, test it, toggle it, and remove the link', async () => {

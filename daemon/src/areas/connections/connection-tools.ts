@@ -19,6 +19,7 @@ import {
   Id,
   ImportPreview,
   now,
+  PolicyRef,
   SERVICE_PATTERN,
   type StoredConnection,
   Tuning,
@@ -118,7 +119,7 @@ export const connCreate = tool({
       connectorId: Type.String({ pattern: ID_PATTERN, description: 'A connector of GET /connectors.' }),
       target: Target,
       ...optional(Tuning),
-      policyId: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])),
+      policyId: Type.Optional(PolicyRef),
       serviceId: Type.Optional(
         Type.String({
           pattern: SERVICE_PATTERN,
@@ -367,10 +368,7 @@ export const connSetPolicy = tool({
   version: '1.0.0',
   title: 'Bind a policy to a connection',
   description: 'Binds a policy id to the connection (null unbinds it).',
-  input: Type.Object(
-    { id: PathId, policyId: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]) },
-    { additionalProperties: false },
-  ),
+  input: Type.Object({ id: PathId, policyId: PolicyRef }, { additionalProperties: false }),
   output: One,
   errors: ['not_found', 'conflict'],
   hints: { readOnly: false, idempotent: true, destructive: false, openWorld: false },

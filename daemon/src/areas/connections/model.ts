@@ -111,9 +111,7 @@ export const CallerRule = Type.Object(
 export type CallerRule = Static<typeof CallerRule>
 export const Qos = Type.Object(
   {
-    priority: Type.Union([Type.Literal('low'), Type.Literal('normal'), Type.Literal('high')], {
-      description: 'Priority of callers no rule of `callers` names.',
-    }),
+    priority: Type.Union(Priority.anyOf, { description: 'Priority of callers no rule of `callers` names.' }),
     callers: Type.Optional(
       Type.Array(CallerRule, {
         maxItems: 64,
@@ -125,6 +123,9 @@ export const Qos = Type.Object(
   { additionalProperties: false },
 )
 export type Qos = Static<typeof Qos>
+
+/** A policy a connection is bound to (`set-policy`), or null for none. */
+export const PolicyRef = Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()])
 
 export const CONNECTION_STATUSES = ['disabled', 'enabled', 'error', 'healthy', 'degraded'] as const
 export const ConnectionStatus = Type.Union([

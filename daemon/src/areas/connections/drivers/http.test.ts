@@ -4,6 +4,7 @@ import { compileValidator } from '@arw/registry'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type UpstreamCall, UpstreamError, type UpstreamSession } from '../driver.ts'
+import { upstreamFailure } from './failure.test-support.ts'
 import { httpDriver, importProblems } from './http.ts'
 
 // A REST service the test serves on loopback, described by its own OpenAPI document; every
@@ -309,15 +310,6 @@ async function open(
   return httpDriver.open({ target, secret: secret ?? undefined, signal: AbortSignal.timeout(10_000), logger })
 }
 
-async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(UpstreamError)
-  return error as UpstreamError
-}
-
 describe('the http driver reads an OpenAPI document', () => {
   let session: UpstreamSession
   beforeAll(async () => {
@@ -415,7 +407,7 @@ describe('the http driver reads an OpenAPI document', () => {
   it('percent-encodes path parameters and refuses dot segments', async () => {
     const out = await session.call('get_files_path', { path: 'a/b c?d' }, call())
     expect(out).toEqual({ raw: '/api/files/a%2Fb%20c%3Fd' })
-    const error = await failure(session.call('get_files_path', { path: '..' }, call()))
+    const error = await upstreamFailure(session.call('get_files_path', { path: '..' }, call()))
     expect(error.message).toMatch(/must not be "\." or "\.\."/)
   })
 
@@ -424,55 +416,55 @@ describe('the http driver reads an OpenAPI document', () => {
     expect(await session.call('headerKey', {}, call())).toEqual({ ok: true })
     expect(await session.call('queryKey', {}, call())).toEqual({ ok: true })
     const without = await open({ openapi: `${origin}/openapi.json` }, null)
-    const error = await failure(without.call('bearerOnly', {}, call()))
+    const error = await upstreamFailure(without.call('bearerOnly', {}, call()))
     expect(error.status).toBe(401)
     await without.close()
   })
 
   it('never lets the secret out in an error, even when the upstream echoes it', async () => {
-    const error = await failure(session.call('echoesAuth', {}, call()))
+    const error = await upstreamFailure(session.call('echoesAuth', {}, call()))
     expect(error.status).toBe(403)
     expect(error.excerpt).toContain('forbidden for Bearer [redacted]')
     expect(JSON.stringify({ m: error.message, e: error.excerpt })).not.toContain(SECRET)
   })
 
   it('surfaces 429 and 503 with Retry-After as retryable, with the wait', async () => {
-    const limited = await failure(session.call('limited', {}, call()))
+    const limited = await upstreamFailure(session.call('limited', {}, call()))
     expect(limited).toMatchObject({ status: 429, retryable: true, retryAfterMs: 2000 })
     expect(limited.excerpt).toContain('slow down')
-    const busy = await failure(session.call('busy', {}, call()))
+    const busy = await upstreamFailure(session.call('busy', {}, call()))
     expect(busy).toMatchObject({ status: 503, retryable: true, retryAfterMs: 3000 })
   })
 
   it('marks a 5xx retryable only when the method is safe to repeat', async () => {
-    expect(await failure(session.call('flakyRead', {}, call()))).toMatchObject({
+    expect(await upstreamFailure(session.call('flakyRead', {}, call()))).toMatchObject({
       status: 500,
       retryable: true,
     })
-    expect(await failure(session.call('flakyWrite', {}, call()))).toMatchObject({
+    expect(await upstreamFailure(session.call('flakyWrite', {}, call()))).toMatchObject({
       status: 500,
       retryable: false,
     })
   })
 
   it('a dropped connection is retryable only when the method is safe to repeat', async () => {
-    expect(await failure(session.call('dropRead', {}, call()))).toMatchObject({
+    expect(await upstreamFailure(session.call('dropRead', {}, call()))).toMatchObject({
       status: undefined,
       retryable: true,
     })
-    expect(await failure(session.call('dropWrite', {}, call()))).toMatchObject({
+    expect(await upstreamFailure(session.call('dropWrite', {}, call()))).toMatchObject({
       status: undefined,
       retryable: false,
     })
   })
 
   it('ends a stalled call at its timeout, and a cancelled one when the caller aborts', async () => {
-    const timedOut = await failure(session.call('stall', {}, call({ timeoutMs: 50 })))
+    const timedOut = await upstreamFailure(session.call('stall', {}, call({ timeoutMs: 50 })))
     expect(timedOut.timedOut).toBe(true)
     const caller = new AbortController()
     const pending = session.call('stall', {}, call({ signal: caller.signal }))
     caller.abort()
-    const cancelled = await failure(pending)
+    const cancelled = await upstreamFailure(pending)
     expect(cancelled.timedOut).toBe(false)
     expect(cancelled.message).toMatch(/cancelled/)
   })
@@ -492,14 +484,16 @@ describe('the http driver refuses what it cannot use', () => {
 
   it('rejects a malformed document with a clear error from open()', async () => {
     const noInfo = { openapi: '3.1.0', paths: {} }
-    const error = await failure(open({ openapi: noInfo, baseUrl: origin }))
+    const error = await upstreamFailure(open({ openapi: noInfo, baseUrl: origin }))
     expect(error.message).toMatch(/OpenAPI document is invalid: .*info/)
-    const swagger = await failure(open({ openapi: { swagger: '2.0', info: {}, paths: {} }, baseUrl: origin }))
+    const swagger = await upstreamFailure(
+      open({ openapi: { swagger: '2.0', info: {}, paths: {} }, baseUrl: origin }),
+    )
     expect(swagger.message).toMatch(/only OpenAPI 3.0 and 3.1/)
   })
 
   it('needs a base URL for an inline document whose server is relative', async () => {
-    const error = await failure(open({ openapi: { ...doc30 } }))
+    const error = await upstreamFailure(open({ openapi: { ...doc30 } }))
     expect(error.message).toMatch(/set target.baseUrl/)
   })
 
@@ -537,7 +531,7 @@ describe('the http driver refuses what it cannot use', () => {
     const port = (closed.address() as AddressInfo).port
     await new Promise((resolve) => closed.close(resolve))
     const session = await open({ openapi: doc30, baseUrl: `http://127.0.0.1:${port}/api` })
-    const error = await failure(session.call('createPet', { body: { name: 'x' } }, call()))
+    const error = await upstreamFailure(session.call('createPet', { body: { name: 'x' } }, call()))
     expect(error).toMatchObject({ retryable: true, status: undefined })
     expect(error.message).toMatch(/ECONNREFUSED/)
     await expect(session.ping(AbortSignal.timeout(5000))).rejects.toBeInstanceOf(UpstreamError)

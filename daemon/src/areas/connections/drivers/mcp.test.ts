@@ -9,7 +9,8 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import pino from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type McpUpstream, startMcpUpstream } from '../../../testing/mcp-upstream.ts'
-import { UpstreamError, type UpstreamSession } from '../driver.ts'
+import type { UpstreamSession } from '../driver.ts'
+import { upstreamFailure } from './failure.test-support.ts'
 import { CONTENT_RESULT_SCHEMA, checkMcpTarget, mcpDriver } from './mcp.ts'
 
 // The MCP connector against real servers on this machine: the reference server
@@ -40,15 +41,6 @@ afterEach(async () => {
 function call(timeoutMs = 20_000, signal = new AbortController().signal) {
   const progress: ProgressUpdate[] = []
   return { progress, options: { signal, timeoutMs, progress: (p: ProgressUpdate) => progress.push(p) } }
-}
-
-async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(UpstreamError)
-  return error as UpstreamError
 }
 
 /** The pids of this process's children running the reference server (the driver spawned them). */
@@ -82,7 +74,7 @@ describe('mcp targets', () => {
   })
 
   it('fails to open a command that does not exist with an UpstreamError', async () => {
-    const error = await failure(open({ command: '/nonexistent/mcp-server' }))
+    const error = await upstreamFailure(open({ command: '/nonexistent/mcp-server' }))
     expect(error.message).toMatch(/ENOENT|could not|connecting/)
   })
 })
@@ -151,13 +143,15 @@ describe('mcp over stdio: the reference server (server-everything)', () => {
     await vi.waitFor(() => expect(progress.length).toBeGreaterThan(0), { timeout: 10_000 })
     const [pid] = everythingChildren()
     process.kill(pid!, 'SIGKILL')
-    const error = await failure(pending)
+    const error = await upstreamFailure(pending)
     expect(error.timedOut).toBe(false)
     // The call may have run upstream: not safe to send again.
     expect(error.retryable).toBe(false)
     expect(await closed).toMatch(/closed/)
     // A later call is refused without reaching anything, so it may be retried on a new session.
-    expect((await failure(session.call('echo', { message: 'x' }, call().options))).retryable).toBe(true)
+    expect((await upstreamFailure(session.call('echo', { message: 'x' }, call().options))).retryable).toBe(
+      true,
+    )
   })
 
   it('cancels a call when its signal aborts', async () => {
@@ -220,14 +214,14 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
 
   it('turns an isError result into an UpstreamError with an excerpt of its text', async () => {
     const session = await open({ url: upstream.url })
-    const error = await failure(session.call('fail', {}, call().options))
+    const error = await upstreamFailure(session.call('fail', {}, call().options))
     expect(error.excerpt).toContain('quota exhausted')
     expect(error.retryable).toBe(false)
   })
 
   it('never lets the secret out in an error excerpt, even when the upstream quotes it', async () => {
     const session = await open({ url: upstream.url }, 'canary-s3cret')
-    const error = await failure(session.call('leak', {}, call().options))
+    const error = await upstreamFailure(session.call('leak', {}, call().options))
     expect(error.excerpt).toBe('refused Bearer [redacted]')
   })
 
@@ -252,7 +246,7 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
 
   it('times a call out after the time it was given', async () => {
     const session = await open({ url: upstream.url })
-    const error = await failure(session.call('hang', {}, call(200).options))
+    const error = await upstreamFailure(session.call('hang', {}, call(200).options))
     expect(error.timedOut).toBe(true)
   })
 
@@ -274,7 +268,7 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     try {
       const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/mcp`
-      const error = await failure(
+      const error = await upstreamFailure(
         mcpDriver.open({ target: { url }, secret: undefined, signal: AbortSignal.timeout(200), logger }),
       )
       expect(error.timedOut).toBe(true)
@@ -289,7 +283,7 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
     const port = (probe.address() as AddressInfo).port
     await new Promise((resolve) => probe.close(resolve))
-    const error = await failure(open({ url: `http://127.0.0.1:${port}/mcp` }))
+    const error = await upstreamFailure(open({ url: `http://127.0.0.1:${port}/mcp` }))
     expect(error.retryable).toBe(true)
   })
 
@@ -302,12 +296,12 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     const pending = session.call('hang', {}, call(120_000).options)
     await vi.waitFor(() => expect(upstream.hanging).toBe(hanging + 1))
     await upstream.kill()
-    const error = await failure(pending)
+    const error = await upstreamFailure(pending)
     expect(error.timedOut).toBe(false)
     // It may have run upstream: not safe to send again.
     expect(error.retryable).toBe(false)
     // While the server is down nothing reaches it: those calls are safe to repeat.
-    const refused = await failure(session.call('echo', { text: 'down' }, call().options))
+    const refused = await upstreamFailure(session.call('echo', { text: 'down' }, call().options))
     expect(refused.retryable).toBe(true)
     expect(closed).not.toHaveBeenCalled()
     await upstream.restart()
@@ -325,7 +319,7 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     await session.call('echo', { text: 'one' }, call().options)
     const closed = new Promise<string>((resolve) => session.onClosed?.(resolve))
     upstream.forget()
-    const error = await failure(session.call('echo', { text: 'two' }, call().options))
+    const error = await upstreamFailure(session.call('echo', { text: 'two' }, call().options))
     expect(error.status).toBe(404)
     // The server never ran the call: a new session may send it again.
     expect(error.retryable).toBe(true)
@@ -427,7 +421,7 @@ describe('mcp over Streamable HTTP: a stateless server answering JSON', () => {
 
   it('fails a call the server answers with 503 with a retryable UpstreamError carrying the status and Retry-After', async () => {
     const session = await open({ url: `${base}/mcp` })
-    const error = await failure(session.call('busy', {}, call().options))
+    const error = await upstreamFailure(session.call('busy', {}, call().options))
     expect(error.status).toBe(503)
     expect(error.retryable).toBe(true)
     expect(error.excerpt).toMatch(/try again later/)

@@ -4,6 +4,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type WebSocket, WebSocketServer } from 'ws'
 import { type UpstreamCall, UpstreamError, type UpstreamSession } from '../driver.ts'
+import { upstreamFailure } from './failure.test-support.ts'
 import { wsDriver } from './ws.ts'
 
 // A JSON message service the test serves on loopback with the `ws` package, speaking the protocol
@@ -102,15 +103,6 @@ async function open(target: Record<string, unknown>, secret: string | undefined)
   return wsDriver.open({ target, secret, signal: AbortSignal.timeout(10_000), logger })
 }
 
-async function failure(promise: Promise<unknown>): Promise<UpstreamError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(error).toBeInstanceOf(UpstreamError)
-  return error as UpstreamError
-}
-
 /** Waits until the service has received a message matching `predicate` (the socket is async). */
 async function receivedMatching(
   predicate: (m: Record<string, unknown>) => boolean,
@@ -132,7 +124,7 @@ describe('the ws driver', () => {
 
   it('sends the secret as a bearer token on the upgrade, and is refused without it', async () => {
     expect(upgrades.at(-1)).toBe(`Bearer ${SECRET}`)
-    const refused = await failure(open({ url }, undefined))
+    const refused = await upstreamFailure(open({ url }, undefined))
     expect(refused.status).toBe(401)
     expect(upgrades.at(-1)).toBeUndefined()
   })
@@ -174,7 +166,7 @@ describe('the ws driver', () => {
   })
 
   it("turns the service's error into an UpstreamError with its status, secret cut out", async () => {
-    const error = await failure(session.call('fail', {}, call()))
+    const error = await upstreamFailure(session.call('fail', {}, call()))
     expect(error.status).toBe(404)
     expect(error.message).toContain('no such thing')
     expect(JSON.stringify({ m: error.message, e: error.excerpt })).not.toContain(SECRET)
@@ -196,11 +188,11 @@ describe('the ws driver', () => {
     const pending = session.call('hang', {}, call({ signal: caller.signal }))
     const sent = await receivedMatching((m) => m['tool'] === 'hang')
     caller.abort()
-    const cancelled = await failure(pending)
+    const cancelled = await upstreamFailure(pending)
     expect(cancelled.timedOut).toBe(false)
     await receivedMatching((m) => m['type'] === 'cancel' && m['id'] === sent['id'])
 
-    const timedOut = await failure(session.call('hang', {}, call({ timeoutMs: 20 })))
+    const timedOut = await upstreamFailure(session.call('hang', {}, call({ timeoutMs: 20 })))
     expect(timedOut.timedOut).toBe(true)
     const second = received.filter((m) => m['tool'] === 'hang').at(-1)!
     await receivedMatching((m) => m['type'] === 'cancel' && m['id'] === second['id'])
@@ -213,12 +205,12 @@ describe('the ws driver', () => {
   it('fails the call in flight when the service closes the socket, and reports the session closed', async () => {
     const dying = await open({ url }, SECRET)
     const closed = new Promise<string>((resolve) => dying.onClosed!(resolve))
-    const error = await failure(dying.call('die', {}, call()))
+    const error = await upstreamFailure(dying.call('die', {}, call()))
     expect(error.message).toMatch(/WebSocket closed .*during the call/)
     expect(error.retryable).toBe(false)
     expect(await closed).toMatch(/WebSocket closed/)
     // Nothing can be sent on a dead socket: a later call is refused before sending (retryable).
-    expect(await failure(dying.call('echo', {}, call()))).toMatchObject({ retryable: true })
+    expect(await upstreamFailure(dying.call('echo', {}, call()))).toMatchObject({ retryable: true })
     await expect(dying.ping(AbortSignal.timeout(1000))).rejects.toBeInstanceOf(UpstreamError)
     await dying.close()
   })
