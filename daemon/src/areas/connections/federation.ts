@@ -1,8 +1,7 @@
 import { ERRORS, isProblemError, type Principal, ProblemError } from '@arw/protocol'
-import type { Registry, ToolContext, ToolSpec } from '@arw/registry'
+import type { Registry, ToolContext } from '@arw/registry'
 import type { Journal } from '@arw/store'
 import type { Logger } from 'pino'
-import type { TSchema } from 'typebox'
 import type { Admission, AdmissionKey } from '../../pipeline/admission.ts'
 import type { ConnectionsConfig } from './config.ts'
 import {
@@ -22,6 +21,7 @@ import {
   linkUp,
 } from './events.ts'
 import { type ImportPlan, planImport, retiredAfter } from './import.ts'
+import { ImportedTools } from './imported-tools.ts'
 import type {
   Catalog,
   Connection,
@@ -42,8 +42,8 @@ import { type SecretBox, scrub } from './secrets.ts'
 /**
  * Federation: the live side of the connections area. For each link whose connection is enabled it
  * keeps a driver session, imports the upstream's tools into the registry under the link's service
- * namespace (stored as the link's catalog, so a restart registers the same tools before any link is
- * back), serves their calls through the connection's retries and breaker, tests health, and brings
+ * namespace (import.ts names and versions them, imported-tools.ts registers them; stored as the
+ * link's catalog, so a restart registers the same tools before any link is back), serves their calls through the connection's retries and breaker, tests health, and brings
  * links back up with backoff when they drop. A link that is down keeps its tools listed; they answer
  * `unavailable` with the link's state.
  *
@@ -71,15 +71,6 @@ interface LiveLink {
   epoch: number
   /** Upstream tools the last import left out, and why (kept in the link's health errors). */
   rejected: ImportPlan['rejected']
-}
-
-interface ImportedRef {
-  linkId: string
-  connectionId: string
-  upstream: string
-  retrySafe: boolean
-  /** For an earlier version: the id of the current one, whose schemas the upstream follows now. */
-  replacement?: string
 }
 
 export interface FederationDeps {
@@ -113,7 +104,7 @@ export class Federation {
   readonly #d: FederationDeps
   readonly #connections = new Map<string, StoredConnection>()
   readonly #links = new Map<string, LiveLink>()
-  readonly #imported = new Map<string, ImportedRef>()
+  readonly #tools: ImportedTools
   readonly #resilience = new Map<string, Resilience>()
   readonly #rateNotes = new Map<
     string,
@@ -129,6 +120,7 @@ export class Federation {
 
   constructor(deps: FederationDeps) {
     this.#d = deps
+    this.#tools = new ImportedTools(deps.registry)
   }
 
   /**
@@ -200,15 +192,12 @@ export class Federation {
 
   /** Whether a tool name is taken by a tool that is not an import of `linkId`. */
   taken(name: string, linkId?: string): boolean {
-    return this.#d.registry
-      .versions(name)
-      .some((t) => this.#imported.get(t.id)?.linkId !== linkId || linkId === undefined)
+    return this.#tools.taken(name, linkId)
   }
 
   /** Names registered under `serviceId.` by anything but links (an area's tools, another link). */
   namespaceTaken(serviceId: string): string | undefined {
-    const prefix = `${serviceId}.`
-    return this.#d.registry.tools().find((t) => t.name === serviceId || t.name.startsWith(prefix))?.id
+    return this.#tools.namespaceTaken(serviceId)
   }
 
   /**
@@ -216,16 +205,12 @@ export class Federation {
    * caller's priority in the connection's queue by its QoS.
    */
   keyOf(toolId: string, principal: Principal): AdmissionKey | undefined {
-    const ref = this.#imported.get(toolId)
+    const ref = this.#tools.ref(toolId)
     if (!ref) return undefined
     const key = admissionKey(ref.connectionId)
     const qos = this.#connections.get(ref.connectionId)?.qos
     const priority = qos ? admissionPriority(qos, principal) : 0
     return priority === 0 ? key : { key, priority }
-  }
-
-  isImported(toolId: string): boolean {
-    return this.#imported.has(toolId)
   }
 
   // ---- connection lifecycle ----
@@ -236,7 +221,8 @@ export class Federation {
     this.#remember(connection)
     const links = [...this.#links.values()].filter((l) => l.stored.connectionId === connection.id)
     // Imported tools declare the connection's timeout: registered again when it changes.
-    if (before && before.timeoutMs !== connection.timeoutMs) for (const l of links) this.#reregister(l)
+    if (before && before.timeoutMs !== connection.timeoutMs)
+      for (const l of links) this.#tools.reregister(l, this.#timeoutOf(l))
     if (connection.enabled && !before?.enabled) {
       await Promise.all(links.map((l) => this.bringUp(l.stored.id)))
     } else if (!connection.enabled && before?.enabled) {
@@ -324,8 +310,7 @@ export class Federation {
     const live = this.#links.get(id)
     if (!live) return []
     await this.#drop(live, 'down', 'the link was removed', false)
-    const ids = [...live.tools, ...live.retired].map((t) => `${t.name}@${t.version}`)
-    this.#unregister(live)
+    const ids = this.#tools.unregister(live)
     this.#links.delete(id)
     return ids
   }
@@ -445,86 +430,17 @@ export class Federation {
     return plan
   }
 
-  /**
-   * Registers `tools` and the earlier versions `retired` for the link, in place of what it had;
-   * answers the tools the registry refused. Unchanged versions stay registered as they are (no
-   * listChanged for them); an earlier version is registered deprecated, pointing at the current
-   * one, and only while a current version of its tool is registered.
-   */
+  /** Registers the link's tools, with the connection's timeout; answers those the registry refused. */
   #register(
     live: LiveLink,
     tools: readonly ImportedTool[],
     retired: readonly ImportedTool[],
   ): ImportPlan['rejected'] {
-    const connection = this.#connections.get(live.stored.connectionId)
-    const timeoutMs = connection?.timeoutMs ?? 30_000
-    const idOf = (t: ImportedTool) => `${t.name}@${t.version}`
-    const registered: ImportedTool[] = []
-    const rejected: ImportPlan['rejected'] = []
-    // Decided before anything is removed: which earlier version points at which current one.
-    const planned = new Map(tools.map((t) => [t.name, idOf(t)]))
-    const keep = new Set([...tools.map(idOf), ...retired.map(idOf)])
-    const stale = [...live.tools, ...live.retired].map(idOf).filter((id) => !keep.has(id))
-    // An earlier version whose current one changed is registered again with the new replacement.
-    for (const t of retired) {
-      const ref = this.#imported.get(idOf(t))
-      if (ref && ref.replacement !== planned.get(t.name)) stale.push(idOf(t))
-    }
-    for (const id of stale) this.#imported.delete(id)
-    this.#d.registry.removeTools(stale)
-    /** Registers one version; answers why the registry refused it, if it did. */
-    const add = (tool: ImportedTool, replacement: string | undefined): string | undefined => {
-      const id = idOf(tool)
-      if (this.#imported.get(id)?.linkId === live.stored.id && this.#d.registry.tryResolve(id)) return
-      try {
-        this.#d.registry.addTools([toolSpec(tool, timeoutMs, replacement)], { area: 'connections' })
-        this.#imported.set(id, {
-          linkId: live.stored.id,
-          connectionId: live.stored.connectionId,
-          upstream: tool.upstream,
-          retrySafe: tool.retrySafe,
-          ...(replacement ? { replacement } : {}),
-        })
-        return
-      } catch (error) {
-        return (error as Error).message.split('\n').slice(1).join(' ').trim() || 'refused by the registry'
-      }
-    }
-    for (const tool of tools) {
-      const refused = add(tool, undefined)
-      if (refused === undefined) registered.push(tool)
-      else rejected.push({ upstream: tool.upstream, reason: refused })
-    }
-    const current = new Map(registered.map((t) => [t.name, idOf(t)]))
-    const kept: ImportedTool[] = []
-    for (const tool of retired) {
-      const replacement = current.get(tool.name)
-      if (replacement === undefined) {
-        this.#imported.delete(idOf(tool))
-        this.#d.registry.removeTools([idOf(tool)])
-        continue
-      }
-      // An earlier version the registry refuses is left out: the current one is what callers need.
-      if (add(tool, replacement) === undefined) kept.push(tool)
-    }
-    live.tools = registered
-    live.retired = kept
-    return rejected
+    return this.#tools.register(live, tools, retired, this.#timeoutOf(live))
   }
 
-  #unregister(live: LiveLink): void {
-    const ids = [...live.tools, ...live.retired].map((t) => `${t.name}@${t.version}`)
-    for (const id of ids) this.#imported.delete(id)
-    this.#d.registry.removeTools(ids)
-    live.tools = []
-    live.retired = []
-  }
-
-  /** Registers the link's tools again (their timeout follows the connection's). */
-  #reregister(live: LiveLink): void {
-    const { tools, retired } = live
-    this.#unregister(live)
-    this.#register(live, tools, retired)
+  #timeoutOf(live: LiveLink): number {
+    return this.#connections.get(live.stored.connectionId)?.timeoutMs ?? 30_000
   }
 
   async #drop(live: LiveLink, status: 'down' | 'error', reason: string, announce = true): Promise<void> {
@@ -583,7 +499,7 @@ export class Federation {
     ctx: ToolContext,
     timeoutMs: number,
   ): Promise<Record<string, unknown>> {
-    const ref = this.#imported.get(ctx.tool)
+    const ref = this.#tools.ref(ctx.tool)
     const live = ref && this.#links.get(ref.linkId)
     const connection = ref && this.#connections.get(ref.connectionId)
     if (!ref || !live || !connection)
@@ -595,7 +511,7 @@ export class Federation {
         reason: `link ${live.stored.serviceId} (${live.stored.id}) is ${connection.enabled ? live.status : 'down (connection disabled)'}${why}`,
       })
     }
-    if (ref.replacement) this.#checkStillAccepted(ctx.tool, ref.replacement, input)
+    if (ref.replacement) this.#tools.checkStillAccepted(ctx.tool, ref.replacement, input)
     const resilience = this.#resilience.get(connection.id)!
     const deadline = Date.now() + timeoutMs
     const secret = connection.secretRef ? await this.secretOf(connection).catch(() => undefined) : undefined
@@ -635,26 +551,8 @@ export class Federation {
     } catch (error) {
       throw this.#problem(error, ctx.tool, connection, timeoutMs, secret)
     }
-    // An answer an earlier version's output schema cannot describe is the upstream's change, not a
-    // fault of this daemon: upstream_error (502) naming the version that describes it, not 500.
-    if (ref.replacement && !this.#d.registry.tryResolve(ctx.tool)?.outputValidator.check(output)) {
-      throw new ProblemError(ERRORS.upstream_error, {
-        reason: `the upstream's answer no longer matches the output schema of ${ctx.tool}; ${ref.replacement} describes it`,
-      })
-    }
+    if (ref.replacement) this.#tools.checkStillDescribed(ctx.tool, ref.replacement, output)
     return output
-  }
-
-  /**
-   * An earlier version is served by the upstream as it is now: a call its schema allows but the
-   * current version's refuses would fail upstream, so it answers `gone` without going there.
-   */
-  #checkStillAccepted(tool: string, replacement: string, input: Record<string, unknown>): void {
-    const current = this.#d.registry.tryResolve(replacement)
-    if (!current || current.inputValidator.check(current.inputValidator.withDefaults(input))) return
-    throw new ProblemError(ERRORS.gone, {
-      what: `This call of ${tool} (the upstream changed incompatibly; ${replacement} says what it takes now)`,
-    })
   }
 
   #problem(
@@ -911,38 +809,4 @@ export function describe(error: unknown, secret: string | undefined): string {
   }
   if (error instanceof Error) return bounded(scrub(error.message, secret))
   return bounded(scrub(String(error), secret))
-}
-
-/** The registry declaration of one imported tool; its handler is the federation's call. */
-export function toolSpec(
-  tool: ImportedTool,
-  timeoutMs: number,
-  replacement?: string,
-): ToolSpec<TSchema, TSchema, ToolContext & { services: { federation: Federation } }> {
-  return {
-    ...(replacement
-      ? {
-          stability: 'deprecated' as const,
-          deprecation: { ...(tool.retiredAt ? { since: tool.retiredAt } : {}), replacement },
-        }
-      : {}),
-    name: tool.name,
-    version: tool.version,
-    title: tool.title,
-    description: tool.description,
-    input: tool.input as TSchema,
-    output: tool.output as TSchema,
-    hints: tool.hints,
-    risk: tool.hints['readOnly'] ? 'low' : tool.hints['destructive'] ? 'high' : 'medium',
-    capabilities: ['connections', 'federated'],
-    errors: [
-      'upstream_error',
-      'unavailable',
-      'rate_limited',
-      'timeout',
-      ...(replacement ? (['gone'] as const) : []),
-    ],
-    timeoutMs,
-    handler: (input, ctx) => ctx.services.federation.call(input as Record<string, unknown>, ctx, timeoutMs),
-  }
 }
