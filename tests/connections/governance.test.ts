@@ -206,9 +206,13 @@ describe('a call refused by the open circuit breaker', () => {
 describe('an upstream operation whose schema changes between imports', () => {
   /** Imports the service again (a link re-imports when it comes up). */
   async function reimport() {
+    const head = app.arw.journal.head
     expect((await rest(app, 'POST', '/connections/c-cat/toggle', { enabled: false })).status).toBe(200)
     expect((await rest(app, 'POST', '/connections/c-cat/toggle', { enabled: true })).status).toBe(200)
     const { tools } = (await rest(app, 'GET', '/links?connectionId=c-cat')).body.links[0]
+    // The links.up event names the same versions as the link: the kept ones too.
+    const up = (await app.arw.journal.read(head, 100)).filter((e) => e.kind === 'links.up')
+    expect(up.map((e) => (e.payload as { tools: string[] }).tools)).toEqual([tools])
     return (tools as string[]).filter((id) => id.startsWith('cat.lookup@'))
   }
   const versions = () => app.arw.registry.versions('cat.lookup').map((t) => `${t.version} ${t.stability}`)

@@ -129,7 +129,7 @@ export const linkUp = defineEvent({
   version: '1.0.0',
   title: 'A link came up',
   description:
-    "The upstream's tools were read and imported under the service namespace; `rejected` lists the tools that were not (malformed schema, name collision).",
+    "The upstream's tools were read and imported under the service namespace. `tools` lists every version the link has registered, as the link's `tools` does: the current one of each upstream tool, then the earlier versions kept beside them (deprecated) after a schema change; `rejected` lists the tools that were not imported (malformed schema, name collision).",
   payload: Type.Object({
     ...LinkRef,
     tools: Type.Array(Type.String()),

@@ -186,7 +186,7 @@ export class Federation {
       ...stored,
       status: live?.status ?? 'down',
       health: live ? { ...live.health, errors: [...live.health.errors] } : { ...NO_HEALTH },
-      tools: [...(live?.tools ?? []), ...(live?.retired ?? [])].map((t) => `${t.name}@${t.version}`),
+      tools: live ? importedIds(live) : [],
     }
   }
 
@@ -390,7 +390,7 @@ export class Federation {
       this.#append(
         draft(this.#d.registry, linkUp, {
           ...ref(live.stored),
-          tools: live.tools.map((t) => `${t.name}@${t.version}`),
+          tools: importedIds(live),
           rejected: live.rejected,
         }),
       )
@@ -786,6 +786,11 @@ export class Federation {
         this.#d.logger.error({ err: error, kind: event.kind }, 'could not journal a connections event'),
       )
   }
+}
+
+/** Every version a link has registered: the current ones, then the earlier ones kept beside them. */
+function importedIds(live: LiveLink): string[] {
+  return [...live.tools, ...live.retired].map((t) => `${t.name}@${t.version}`)
 }
 
 function ref(stored: StoredLink) {
