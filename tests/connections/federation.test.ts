@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
@@ -277,6 +279,55 @@ describe('a link whose upstream is not there yet', () => {
       expect(kinds.indexOf('links.up')).toBeGreaterThan(kinds.indexOf('connections.backoff_applied'))
     } finally {
       rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('a link whose upstream refuses with Retry-After', () => {
+  it('is not tried again before the upstream asked, for an MCP server and an OpenAPI document alike', async () => {
+    // Every request is refused: 503 with Retry-After 7 s (429 with 9 s for the document).
+    const hits: string[] = []
+    const upstream = createServer((req, res) => {
+      hits.push(`${req.method} ${req.url}`)
+      req.resume()
+      const document = req.url === '/openapi.json'
+      res.writeHead(document ? 429 : 503, {
+        'retry-after': document ? '9' : '7',
+        'content-type': 'text/plain',
+      })
+      res.end('busy')
+    })
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+    const base = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`
+    try {
+      const head = app.arw.journal.head
+      for (const [id, connectorId, target] of [
+        ['c-busy-mcp', 'mcp', { url: `${base}/mcp` }],
+        ['c-busy-doc', 'http', { openapi: `${base}/openapi.json` }],
+      ] as const) {
+        expect((await rest(app, 'POST', '/connections', { id, connectorId, target })).status).toBe(200)
+        const link = await rest(app, 'POST', '/links', {
+          id: `l-${id}`,
+          connectionId: id,
+          serviceId: id.replace(/-/g, '_').slice(2),
+          autoEnable: true,
+        })
+        expect(link.status).toBe(200)
+        expect(link.body.link.status).not.toBe('up')
+      }
+      const backoff = (await app.arw.journal.read(head, 500))
+        .filter((e) => e.kind === 'connections.backoff_applied')
+        .map((e) => e.payload as { id: string; delayMs: number; reason: string })
+      const delays = (id: string) => backoff.filter((b) => b.id === id).map((b) => b.delayMs)
+      // The first reconnection waits what each upstream asked, not the 250-500 ms of the backoff.
+      expect(delays('c-busy-mcp')[0]).toBeGreaterThanOrEqual(6000)
+      expect(delays('c-busy-doc')[0]).toBeGreaterThanOrEqual(8000)
+      expect(backoff.find((b) => b.id === 'c-busy-mcp')?.reason).toMatch(/503/)
+      expect(hits.filter((h) => h.startsWith('GET /openapi.json'))).toHaveLength(1)
+    } finally {
+      for (const id of ['c-busy-mcp', 'c-busy-doc']) await rest(app, 'DELETE', `/connections/${id}`)
+      upstream.closeAllConnections()
+      await new Promise((resolve) => upstream.close(resolve))
     }
   })
 })

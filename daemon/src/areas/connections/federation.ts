@@ -86,6 +86,8 @@ export interface FederationDeps {
 
 const MAX_ERRORS = 5
 const RECONNECT_FIRST_MS = 250
+/** The longest upstream Retry-After a link's reconnection waits for. */
+const MAX_RETRY_AFTER_MS = 3_600_000
 const EXCERPT = 300
 /** At most one connections.rate_limited event per connection per this long. */
 const RATE_EVENT_MS = 1000
@@ -403,7 +405,8 @@ export class Federation {
       if (live.attempt === 0)
         this.#append(draft(this.#d.registry, linkDown, { ...ref(live.stored), status: 'error', reason }))
       this.#statusMaybeChanged(connection.id)
-      this.#scheduleUp(live)
+      // An upstream that refused with Retry-After (429, 503) is not tried again before it.
+      this.#scheduleUp(live, undefined, error instanceof UpstreamError ? error.retryAfterMs : undefined)
     }
   }
 
@@ -461,8 +464,11 @@ export class Federation {
     }
   }
 
-  /** Tries the link again after an exponential backoff with jitter (capped by the config). */
-  #scheduleUp(live: LiveLink, delayMs?: number): void {
+  /**
+   * Tries the link again after an exponential backoff with jitter (capped by the config), or after
+   * `atLeastMs` when that is longer (an upstream's Retry-After, honoured up to an hour).
+   */
+  #scheduleUp(live: LiveLink, delayMs?: number, atLeastMs?: number): void {
     if (this.#closed || live.retryTimer) return
     const connection = this.#connections.get(live.stored.connectionId)
     if (!connection?.enabled) return
@@ -471,7 +477,8 @@ export class Federation {
       this.#d.config.reconnectMaxMs,
       RECONNECT_FIRST_MS * 2 ** Math.min(live.attempt - 1, 20),
     )
-    const delay = delayMs ?? Math.round(cap / 2 + (Math.random() * cap) / 2)
+    const backoff = delayMs ?? Math.round(cap / 2 + (Math.random() * cap) / 2)
+    const delay = Math.max(backoff, Math.min(Math.round(atLeastMs ?? 0), MAX_RETRY_AFTER_MS))
     if (delayMs === undefined) {
       this.#append(
         draft(this.#d.registry, connectionBackoffApplied, {

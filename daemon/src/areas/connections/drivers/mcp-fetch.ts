@@ -1,6 +1,7 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { Readable } from 'node:stream'
+import { parseRetryAfter } from '../driver.ts'
 
 /**
  * The `fetch` the mcp driver gives the SDK's Streamable HTTP transport: node:http with a keep-alive
@@ -13,11 +14,18 @@ import { Readable } from 'node:stream'
  */
 export interface SessionFetch {
   fetch: typeof fetch
+  /**
+   * The `Retry-After` of the last 429 or 503 answer, in milliseconds from when it came: the SDK's
+   * transport turns such an answer into an error without its headers, and a refused initialize
+   * should be tried again no sooner than the server asked.
+   */
+  refusedRetryAfterMs(): number | undefined
   /** Closes the kept-alive sockets (the session is over). */
   close(): void
 }
 
 export function sessionFetch(): SessionFetch {
+  let refused: { retryAfterMs: number; at: number } | undefined
   const http = new HttpAgent({ keepAlive: true })
   const https = new HttpsAgent({ keepAlive: true })
   // The transport passes the same signal with every request (aborted when it closes). One
@@ -63,6 +71,11 @@ export function sessionFetch(): SessionFetch {
             if (value !== undefined) answer.set(name, Array.isArray(value) ? value.join(', ') : value)
           }
           const status = res.statusCode ?? 502
+          if (status === 429 || status === 503) {
+            const header = res.headers['retry-after']
+            const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : null)
+            refused = retryAfterMs === undefined ? undefined : { retryAfterMs, at: Date.now() }
+          }
           const empty = status === 204 || status === 304 || init.method === 'HEAD'
           if (empty) res.resume()
           resolve(
@@ -81,6 +94,8 @@ export function sessionFetch(): SessionFetch {
 
   return {
     fetch: fetchOverNode as typeof fetch,
+    refusedRetryAfterMs: () =>
+      refused === undefined ? undefined : Math.max(0, refused.retryAfterMs - (Date.now() - refused.at)),
     close: () => {
       http.destroy()
       https.destroy()

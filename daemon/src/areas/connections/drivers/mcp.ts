@@ -15,7 +15,7 @@ import {
   type UpstreamSession,
   type UpstreamTool,
 } from '../driver.ts'
-import { sessionFetch } from './mcp-fetch.ts'
+import { type SessionFetch, sessionFetch } from './mcp-fetch.ts'
 
 /**
  * The `mcp` connector: an MCP server reached through the official SDK's client, either a command the
@@ -521,6 +521,7 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
   let transport: Transport
   let release = () => {}
   let where: string
+  let http: SessionFetch | undefined
   if (typeof target['command'] === 'string') {
     const env: Record<string, string> = { ...((target['env'] as Record<string, string> | undefined) ?? {}) }
     const secretEnv = target['secretEnv'] as string | undefined
@@ -541,7 +542,7 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     }
     if (secret !== undefined) headers['authorization'] = `Bearer ${secret}`
     const url = new URL(target['url'] as string)
-    const http = sessionFetch()
+    http = sessionFetch()
     release = http.close
     const sdk = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
     const { McpHttpTransport } = await import('./mcp-http-transport.ts')
@@ -560,6 +561,11 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     // The area aborts an open that takes longer than the connection's timeout.
     if (signal.aborted)
       throw new UpstreamError(`connecting to ${where}: no answer in time`, { timedOut: true })
+    // A handshake refused with 429 or 503: the link is tried again no sooner than it asked.
+    const retryAfterMs = http?.refusedRetryAfterMs()
+    const status = httpStatus(error)
+    if (retryAfterMs !== undefined && (status === 429 || status === 503) && error instanceof Error)
+      Object.assign(error, { retryAfterMs })
     throw toUpstreamError(error, `connecting to ${where}`, undefined, redact)
   } finally {
     signal.removeEventListener('abort', closeOnAbort)
