@@ -4,7 +4,7 @@ import type {
   StreamableHTTPError,
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js'
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import { ErrorCode, type JSONRPCMessage, McpError } from '@modelcontextprotocol/sdk/types.js'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { Pool } from 'undici'
 import { parseRetryAfter } from '../driver.ts'
@@ -28,6 +28,13 @@ import { parseRetryAfter } from '../driver.ts'
  * the server closed after a priming event, a request answered by a redirect (sent again through the
  * SDK, which follows redirects within the origin), the DELETE that ends the session, and close.
  */
+
+/**
+ * The ids of the tools/call requests `call` sends itself. The SDK's Protocol numbers its own
+ * requests 0, 1, 2...: a string id with this prefix is never one of them, so an answer is routed by
+ * its id alone, whichever stream it arrives on.
+ */
+const CALL_ID_PREFIX = 'arw-call-'
 
 /** An error answer's body is read this far for the excerpt; the rest is dropped. */
 const MAX_ERROR_BODY = 64 * 1024
@@ -127,6 +134,87 @@ class Answer {
   }
 }
 
+/**
+ * One tools/call sent by `McpHttpTransport.call`, until its answer, its deadline, its caller's
+ * abort or the end of the transport. An object with methods rather than closures: it is the abort
+ * listener itself (`handleEvent`) and its timer's argument.
+ */
+class PendingCall {
+  readonly id: string
+  readonly #transport: McpHttpTransport
+  readonly #resolve: (result: Record<string, unknown>) => void
+  readonly #reject: (error: unknown) => void
+  readonly #signal: AbortSignal
+  readonly #timeoutMs: number
+  readonly #timer: NodeJS.Timeout
+
+  constructor(
+    transport: McpHttpTransport,
+    id: string,
+    signal: AbortSignal,
+    timeoutMs: number,
+    resolve: (result: Record<string, unknown>) => void,
+    reject: (error: unknown) => void,
+  ) {
+    this.id = id
+    this.#transport = transport
+    this.#signal = signal
+    this.#timeoutMs = timeoutMs
+    this.#resolve = resolve
+    this.#reject = reject
+    signal.addEventListener('abort', this, { once: true })
+    this.#timer = setTimeout(PendingCall.#expire, timeoutMs, this)
+  }
+
+  static #expire(call: PendingCall): void {
+    call.cancel(
+      McpError.fromError(ErrorCode.RequestTimeout, 'Request timed out', { timeout: call.#timeoutMs }),
+    )
+  }
+
+  /** The caller's signal aborted: cancelled upstream, failed with the reason, as the SDK does. */
+  handleEvent(): void {
+    const reason: unknown = this.#signal.reason
+    this.cancel(reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)))
+  }
+
+  #settle(): void {
+    clearTimeout(this.#timer)
+    this.#signal.removeEventListener('abort', this)
+  }
+
+  /** The answer (a JSON-RPC response with this call's id). */
+  answer(message: { result?: unknown; error?: { code: number; message: string; data?: unknown } }): void {
+    this.#settle()
+    if (message.error !== undefined) {
+      const { code, message: text, data } = message.error
+      this.#reject(McpError.fromError(code, text, data))
+      return
+    }
+    const result = message.result
+    if (typeof result !== 'object' || result === null || Array.isArray(result)) {
+      this.#reject(new Error('the upstream answered tools/call with a result that is not an object'))
+      return
+    }
+    this.#resolve(result as Record<string, unknown>)
+  }
+
+  /** Fails the call without telling the upstream (the message could not be sent, the transport closed). */
+  fail(error: unknown): void {
+    if (!this.#transport.forget(this)) return
+    this.#settle()
+    this.#reject(error)
+  }
+
+  /** Fails the call and tells the upstream to stop working on it (notifications/cancelled). */
+  cancel(error: unknown): void {
+    if (!this.#transport.forget(this)) return
+    this.#settle()
+    this.#transport.cancelled(this.id, error)
+    this.#reject(error)
+  }
+}
+
 /** The value of one header in undici's raw list (name, value, name, value, ...). */
 function headerOf(raw: Buffer[], name: string): string | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -152,6 +240,9 @@ export class McpHttpTransport implements Transport {
   /** Whether the initialize handshake is done; until then every message goes through the SDK. */
   #initialized = false
   #closed = false
+  /** The tools/call requests `call` sent, by id, until answered. */
+  readonly #calls = new Map<string, PendingCall>()
+  #callIds = 0
 
   onclose?: () => void
   onerror?: (error: Error) => void
@@ -179,10 +270,87 @@ export class McpHttpTransport implements Transport {
   }
 
   async start(): Promise<void> {
-    this.#sdk.onmessage = (message) => this.onmessage?.(message)
+    this.#sdk.onmessage = (message) => this.#deliver(message)
     this.#sdk.onerror = (error) => this.onerror?.(error)
-    this.#sdk.onclose = () => this.onclose?.()
+    this.#sdk.onclose = () => {
+      this.onclose?.()
+      // As the SDK's Protocol fails its requests in flight when its transport closes.
+      this.failCalls(McpError.fromError(ErrorCode.ConnectionClosed, 'Connection closed'))
+    }
     await this.#sdk.start()
+  }
+
+  /** Whether `call` can be used: the handshake is done and the transport is open. */
+  get ready(): boolean {
+    return this.#initialized && !this.#closed
+  }
+
+  /**
+   * Sends a tools/call and resolves with its result, without the SDK's Protocol: the SDK checks
+   * every answer with zod several times (is it a response? a result response? the result schema),
+   * keeps a timeout and an abort listener in closures per request, and the driver had to give it
+   * an AbortController of its own per call (it never removes its listener from a request's signal).
+   * What the Protocol did is kept: a request id of its own, the deadline (a RequestTimeout
+   * McpError, then notifications/cancelled), the caller's abort (notifications/cancelled with the
+   * reason), an error answer as McpError, the transport's close (ConnectionClosed). Everything the
+   * upstream sends besides the answer (progress, logs, requests to the client) still goes to the
+   * SDK's Protocol, through `onmessage`.
+   */
+  call(
+    params: Record<string, unknown>,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
+    if (!this.ready) return Promise.reject(new Error('Not connected'))
+    if (signal.aborted) return Promise.reject(signal.reason)
+    const id = `${CALL_ID_PREFIX}${++this.#callIds}`
+    return new Promise((resolve, reject) => {
+      const pending = new PendingCall(this, id, signal, timeoutMs, resolve, reject)
+      this.#calls.set(id, pending)
+      this.send({ jsonrpc: '2.0', id, method: 'tools/call', params }).catch((error: unknown) =>
+        pending.fail(error),
+      )
+    })
+  }
+
+  /** Removes a call from those waiting for an answer; false when it no longer waits. */
+  forget(call: PendingCall): boolean {
+    return this.#calls.delete(call.id)
+  }
+
+  /** Tells the upstream a call was given up (best effort, as the SDK does). */
+  cancelled(id: string, reason: unknown): void {
+    if (this.#closed) return
+    this.send({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: id, reason: String(reason) },
+    }).catch((error: unknown) => this.onerror?.(new Error(`Failed to send cancellation: ${error}`)))
+  }
+
+  /** Fails every call in flight with `error` (the transport closed, or a probe found the upstream gone). */
+  failCalls(error: unknown, tellUpstream = false): void {
+    for (const call of [...this.#calls.values()]) {
+      if (tellUpstream) call.cancel(error)
+      else call.fail(error)
+    }
+  }
+
+  /**
+   * A message from the upstream: the answer to a call of `call` goes to it; an answer to one that
+   * was given up is dropped (nobody waits for it); everything else goes to the SDK's Protocol.
+   */
+  #deliver(message: JSONRPCMessage): void {
+    const id = (message as { id?: unknown }).id
+    if (typeof id === 'string' && id.startsWith(CALL_ID_PREFIX) && !('method' in message)) {
+      const pending = this.#calls.get(id)
+      if (pending) {
+        this.#calls.delete(id)
+        pending.answer(message as Parameters<PendingCall['answer']>[0])
+      }
+      return
+    }
+    this.onmessage?.(message)
   }
 
   send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
@@ -222,6 +390,7 @@ export class McpHttpTransport implements Transport {
     // Fails the POSTs still in flight, as the SDK's transport does by aborting its fetches.
     await this.#pool.destroy(closed).catch(() => undefined)
     await this.#sdk.close()
+    this.failCalls(McpError.fromError(ErrorCode.ConnectionClosed, 'Connection closed'))
   }
 
   #headersFor(session: string | undefined): Record<string, string> {
@@ -299,8 +468,8 @@ export class McpHttpTransport implements Transport {
     const type = mediaType(res.contentType)
     if (type === 'application/json') {
       const data: unknown = JSON.parse(await res.text())
-      const messages = Array.isArray(data) ? data.map(asMessage) : [asMessage(data)]
-      for (const m of messages) this.onmessage?.(m)
+      if (!Array.isArray(data)) this.#deliver(asMessage(data))
+      else for (const m of data.map(asMessage)) this.#deliver(m)
       return
     }
     if (type === 'text/event-stream') {
@@ -331,7 +500,7 @@ export class McpHttpTransport implements Transport {
           return
         }
         if (isResponse(parsed)) answered = true
-        this.onmessage?.(parsed)
+        this.#deliver(parsed)
       },
       onRetry: (ms: number) => {
         retryMs = ms

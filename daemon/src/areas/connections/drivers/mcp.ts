@@ -16,6 +16,7 @@ import {
   type UpstreamTool,
 } from '../driver.ts'
 import { type SessionFetch, sessionFetch } from './mcp-fetch.ts'
+import type { McpHttpTransport } from './mcp-http-transport.ts'
 
 /**
  * The `mcp` connector: an MCP server reached through the official SDK's client, either a command the
@@ -288,6 +289,8 @@ function metaOf(token: string, call: UpstreamCall): Record<string, unknown> {
 class McpSession implements UpstreamSession {
   readonly #client: Client
   readonly #transport: Transport
+  /** The Streamable HTTP transport, which sends tools/call itself once the session is open. */
+  readonly #lean: McpHttpTransport | undefined
   readonly #redact: (text: string) => string
   readonly #logger: Logger
   readonly #changed = new Set<() => void>()
@@ -314,10 +317,12 @@ class McpSession implements UpstreamSession {
     redact: (text: string) => string,
     logger: Logger,
     release: () => void,
+    lean?: McpHttpTransport,
   ) {
     this.#release = release
     this.#client = client
     this.#transport = transport
+    this.#lean = lean
     this.#redact = redact
     this.#logger = logger
   }
@@ -381,6 +386,30 @@ class McpSession implements UpstreamSession {
     }
     const token = `arw-${++this.#calls}`
     this.#progress.set(token, call.progress)
+    const params = { name: tool, arguments: input, _meta: metaOf(token, call) }
+    // The call's deadline is absolute (the pipeline cuts it off then): progress does not extend it.
+    const timeoutMs = Math.max(1, Math.floor(call.timeoutMs))
+    let raw: Record<string, unknown>
+    try {
+      const lean = this.#lean
+      raw = lean?.ready
+        ? await lean.call(params, call.signal, timeoutMs)
+        : await this.#sdkCall(params, call, timeoutMs)
+    } catch (error) {
+      this.noticed(error)
+      throw toUpstreamError(error, what, call.signal, this.#redact)
+    } finally {
+      this.#progress.delete(token)
+    }
+    return resultOf(raw, what, this.#redact)
+  }
+
+  /** A tools/call through the SDK's Protocol (stdio). */
+  async #sdkCall(
+    params: Record<string, unknown>,
+    call: UpstreamCall,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
     // The SDK never removes its abort listener from a request's signal: aborted after the answer
     // (the pipeline aborts a call's signal when it ends in a timeout or failure) it would still send
     // notifications/cancelled. So the SDK gets a signal of its own, tied to the caller's only while
@@ -389,24 +418,14 @@ class McpSession implements UpstreamSession {
     const forward = () => local.abort(call.signal.reason)
     if (call.signal.aborted) forward()
     else call.signal.addEventListener('abort', forward, { once: true })
-    let raw: Record<string, unknown>
     try {
       // Requested with the SDK's loose result schema, not CallToolResultSchema: the pipeline checks
       // the output against the imported schema anyway, and a second deep parse per call costs.
-      const request = this.#client.request(
-        {
-          method: 'tools/call',
-          params: { name: tool, arguments: input, _meta: metaOf(token, call) },
-        },
-        this.#schemas.result,
-        {
-          signal: local.signal,
-          // The call's deadline is absolute (the pipeline cuts it off then): progress does not
-          // extend it, so no resetTimeoutOnProgress.
-          timeout: Math.max(1, Math.floor(call.timeoutMs)),
-        },
-      )
-      raw = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const request = this.#client.request({ method: 'tools/call', params }, this.#schemas.result, {
+        signal: local.signal,
+        timeout: timeoutMs,
+      })
+      return await new Promise<Record<string, unknown>>((resolve, reject) => {
         const lost = (error: UpstreamError) => {
           reject(error)
           local.abort(error)
@@ -414,14 +433,9 @@ class McpSession implements UpstreamSession {
         this.#inflight.add(lost)
         request.then(resolve, reject).finally(() => this.#inflight.delete(lost))
       })
-    } catch (error) {
-      this.noticed(error)
-      throw toUpstreamError(error, what, call.signal, this.#redact)
     } finally {
       call.signal.removeEventListener('abort', forward)
-      this.#progress.delete(token)
     }
-    return resultOf(raw, what, this.#redact)
   }
 
   async ping(signal: AbortSignal): Promise<void> {
@@ -473,6 +487,7 @@ class McpSession implements UpstreamSession {
           excerpt: this.#redact(error instanceof Error ? error.message : String(error)),
         })
         for (const fail of [...this.#inflight]) fail(lost)
+        this.#lean?.failCalls(lost, true)
       })
       .finally(() => {
         this.#probing = false
@@ -519,6 +534,7 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     ])
   const client = new Client({ name: 'arw', version: DRIVER_VERSION }, { capabilities: {} })
   let transport: Transport
+  let lean: McpHttpTransport | undefined
   let release = () => {}
   let where: string
   let http: SessionFetch | undefined
@@ -546,10 +562,11 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     release = http.close
     const sdk = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
     const { McpHttpTransport } = await import('./mcp-http-transport.ts')
-    transport = new McpHttpTransport(url, headers, sdk, StreamableHTTPError)
+    lean = new McpHttpTransport(url, headers, sdk, StreamableHTTPError)
+    transport = lean
     where = `mcp server at ${url.origin}${url.pathname}`
   }
-  const session = new McpSession(client, transport, redact, logger, release)
+  const session = new McpSession(client, transport, redact, logger, release, lean)
   await session.listen()
   const closeOnAbort = () => client.close().catch(() => undefined)
   signal.addEventListener('abort', closeOnAbort, { once: true })
