@@ -14,7 +14,7 @@ import { formatSpread, spread } from './stats.ts'
  * `npm run bench [-- <group>...] [--rounds N]`: every server under test runs in its own process on
  * loopback, next to the anchors it is compared with, in the same run, in interleaved rounds. Each
  * group prints a table of medians (min–max) and the `ratio <name> <value>` lines the issues name.
- * `npm run bench -- profile <invoke|mcp>` profiles the daemon under that load instead.
+ * `npm run bench -- profile <invoke|mcp|federation>` profiles the daemon under that load instead.
  * ARW_BENCH_SECONDS sets the measured round (warm-up is a third of it); ARW_BENCH_CONNECTIONS the
  * load connections (50); ARW_BENCH_SUBSCRIBERS the SSE subscribers (1000).
  */
@@ -495,6 +495,9 @@ const PROFILES: Record<
     path: string
     body: string
     session: boolean
+    /** An upstream MCP server the daemon is linked to (service `up`) before the load. */
+    upstream?: boolean
+    connections?: number
   }
 > = {
   invoke: {
@@ -514,6 +517,17 @@ const PROFILES: Record<
     session: true,
   },
   fastify: { server: FASTIFY, env: {}, headers: {}, path: ECHO_PATH, body: ECHO_BODY, session: false },
+  // The federation group's daemon target: up.demo.echo on /mcp, an SDK upstream behind it.
+  federation: {
+    server: DAEMON,
+    env: DAEMON_ENV,
+    headers: { authorization: `Bearer ${TOKEN}` },
+    path: '/mcp',
+    body: FEDERATED_MCP_BODY,
+    session: true,
+    upstream: true,
+    connections: FEDERATION_CONNECTIONS,
+  },
 }
 
 const stamp = () => new Date().toISOString().replace(/[:.]/g, '-')
@@ -528,14 +542,22 @@ async function profileCommand(group: string): Promise<void> {
   const spec = PROFILES[group]!
   const dir = new URL(`profile-${group}-${stamp()}/`, RESULTS).pathname
   mkdirSync(dir, { recursive: true })
-  const daemon = await startChild(spec.server, [], spec.env, ['--cpu-prof', '--cpu-prof-dir', dir])
+  const connections = spec.connections ?? CONNECTIONS
+  const upstream = spec.upstream ? await startChild('bench/src/servers/mcp-sdk.ts', ['session']) : undefined
   const now = () => Number(process.hrtime.bigint() / 1000n)
   let window: { from: number; to: number }
   let result: LoadResult
+  const daemon = await startChild(spec.server, [], spec.env, ['--cpu-prof', '--cpu-prof-dir', dir]).catch(
+    async (error) => {
+      await upstream?.stop()
+      throw error
+    },
+  )
   try {
+    if (upstream) await linkMcpUpstream(daemon, `http://127.0.0.1:${upstream.ready['port']}/mcp`)
     const url = `http://127.0.0.1:${daemon.ready['port']}${spec.path}`
     const headers = spec.session ? await mcpSession(url, { ...MCP_HEADERS, ...spec.headers }) : spec.headers
-    const loadOptions = { url, body: spec.body, headers, connections: CONNECTIONS, warmupSeconds: 0 }
+    const loadOptions = { url, body: spec.body, headers, connections, warmupSeconds: 0 }
     await expectOk(url, spec.body, headers, 'hello')
     await load({ ...loadOptions, seconds: WARMUP })
     const from = now()
@@ -543,9 +565,10 @@ async function profileCommand(group: string): Promise<void> {
     window = { from, to: now() }
   } finally {
     await daemon.stop({ graceful: true })
+    await upstream?.stop()
   }
   console.log(
-    `\n## profile ${group}: ${spec.server === DAEMON ? 'the daemon' : 'bare Fastify'} under ${CONNECTIONS} connections, ${WARMUP}s warm-up + ${SECONDS}s profiled`,
+    `\n## profile ${group}: ${spec.server === DAEMON ? 'the daemon' : 'bare Fastify'}${upstream ? ' (linked to an SDK upstream)' : ''} under ${connections} connections, ${WARMUP}s warm-up + ${SECONDS}s profiled`,
   )
   console.log(
     `${Math.round(result.rps)} req/s, p99 ${result.p99} ms, ${result.cpuPerRequest.toFixed(1)} µs CPU/req, ${result.non2xx + result.errors} bad (profiling slows the daemon: compare profiles with profiles)`,
