@@ -94,6 +94,15 @@ export function parseRetryAfter(value: string | null): number | undefined {
 }
 
 /**
+ * The wait a refusal asks for: the `Retry-After` of a 429 or 503 answer (the statuses that say the
+ * request was not processed), undefined for any other answer or without the header.
+ */
+export function refusalRetryAfter(status: number, header: string | null | undefined): number | undefined {
+  if (status !== 429 && status !== 503) return undefined
+  return parseRetryAfter(header ?? null)
+}
+
+/**
  * An upstream failed. The area maps it to `upstream_error` (with `status` and a bounded excerpt of
  * the upstream's answer, never the secret) or, with `timedOut`, to `timeout`.
  */
@@ -110,7 +119,7 @@ export class UpstreamError extends Error {
     options: {
       status?: number
       excerpt?: string
-      retryAfterMs?: number
+      retryAfterMs?: number | undefined
       retryable?: boolean
       timedOut?: boolean
       cause?: unknown

@@ -5,6 +5,7 @@ import {
   type OpenOptions,
   parseRetryAfter,
   redactor,
+  refusalRetryAfter,
   type UpstreamCall,
   UpstreamError,
   type UpstreamSession,
@@ -106,13 +107,6 @@ async function readBody(response: Response): Promise<string> {
   return Buffer.concat(chunks).toString('utf8')
 }
 
-/** A 429 or 503 answer's `Retry-After`, for the UpstreamError it becomes. */
-function retryAfterOf(response: Response): { retryAfterMs?: number } {
-  if (response.status !== 429 && response.status !== 503) return {}
-  const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'))
-  return retryAfterMs === undefined ? {} : { retryAfterMs }
-}
-
 /**
  * Fetches a document (JSON or YAML) by URL. Not reaching it, or a 5xx, may pass (retryable); a
  * document that is not one does not.
@@ -139,7 +133,7 @@ async function fetchDocument(url: string, signal: AbortSignal): Promise<unknown>
       status: response.status,
       excerpt: text.slice(0, 2048),
       retryable: response.status >= 500 || response.status === 429,
-      ...retryAfterOf(response),
+      retryAfterMs: refusalRetryAfter(response.status, response.headers.get('retry-after')),
     })
   }
   try {

@@ -1,7 +1,7 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { Readable } from 'node:stream'
-import { parseRetryAfter } from '../driver.ts'
+import { refusalRetryAfter } from '../driver.ts'
 
 /**
  * The `fetch` the mcp driver gives the SDK's Streamable HTTP transport: node:http with a keep-alive
@@ -72,8 +72,7 @@ export function sessionFetch(): SessionFetch {
           }
           const status = res.statusCode ?? 502
           if (status === 429 || status === 503) {
-            const header = res.headers['retry-after']
-            const retryAfterMs = parseRetryAfter(typeof header === 'string' ? header : null)
+            const retryAfterMs = refusalRetryAfter(status, res.headers['retry-after'])
             refused = retryAfterMs === undefined ? undefined : { retryAfterMs, at: Date.now() }
           }
           const empty = status === 204 || status === 304 || init.method === 'HEAD'

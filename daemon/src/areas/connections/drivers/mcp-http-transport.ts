@@ -172,10 +172,12 @@ class PendingCall {
     )
   }
 
-  /** The caller's signal aborted: cancelled upstream, failed with the reason, as the SDK does. */
+  /**
+   * The caller's signal aborted: cancelled upstream, failed with the signal's own reason, as the
+   * SDK does (the driver answers the caller's abort with that reason, whatever else it is given).
+   */
   handleEvent(): void {
-    const reason: unknown = this.#signal.reason
-    this.cancel(reason instanceof McpError ? reason : new McpError(ErrorCode.RequestTimeout, String(reason)))
+    this.cancel(this.#signal.reason)
   }
 
   #settle(): void {
