@@ -33,6 +33,14 @@ const LINK_ID = `l${'i'.repeat(63)}`
  */
 const LARGEST: Record<string, Array<Record<string, unknown>>> = {
   'demo.echo': [{ text: prose(65_536) }],
+  'egress.settings.get': [{}],
+  // Open, with the largest allowlist: what it allows is unchanged for the calls that follow.
+  'egress.settings.update': [
+    { posture: 'open', allow: Array.from({ length: 500 }, (_, i) => `host-${i}.example.com:${1000 + i}`) },
+  ],
+  'egress.ledger.list': [{ limit: 1000 }],
+  'egress.state': [{}],
+  'egress.preview': [{ url: `https://api.example.com/${'p'.repeat(2000)}`, scope: 's'.repeat(200) }],
   'hash.digest': [
     { text: prose(1_000_000), algorithm: 'sha512' },
     { base64: Buffer.alloc(1_050_000, 7).toString('base64'), algorithm: 'sha256' },

@@ -10,6 +10,7 @@ import { guardOptions } from './auth/request-guard.ts'
 import type { Config } from './config.ts'
 import { daemonStarted, daemonStopped } from './events.ts'
 import type { Area, AreaContext, AreaRuntime, AreaStartContext } from './kernel/area.ts'
+import { EgressPort } from './kernel/egress.ts'
 import { Metrics } from './kernel/metrics.ts'
 import { Admission } from './pipeline/admission.ts'
 import type { ApprovalGate } from './pipeline/approvals.ts'
@@ -114,6 +115,7 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
   }
   const metrics = new Metrics(journal)
   const admission = new Admission()
+  const egress = new EgressPort()
 
   // Areas start in list order; the pipeline is built from what they plug in, so a start that
   // calls a tool (through its context's invoke) waits until every area has started.
@@ -137,9 +139,11 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
         metrics,
         logger: logger.child({ area: area.name }),
         invoke: async (request) => (await started).invoke(request),
+        egress,
       }
       const runtime = (await area.start?.(start)) ?? { services: undefined }
       runtimes.push({ area, runtime })
+      if (runtime.egress) egress.install(runtime.egress)
       contexts.set(area.name, { ...start, services: runtime.services })
     }
   } catch (error) {

@@ -358,6 +358,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/egress/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the egress ledger
+         * @description Newest first: every refused outbound request (those of one destination within a second as one entry with a count) and the first request to each destination through each connection since the start or the last settings change. Filters apply within a page, so a filtered page may hold fewer than `limit` entries; follow `next_cursor`.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `egress.ledger.list@1.0.0`: the same call as `POST /tools/egress.ledger.list@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `egress.ledger.list_1.0.0_Input`.
+         */
+        get: operations["egress.ledger.list@1.0.0"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/egress/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Would this request leave?
+         * @description What the egress policy in force would decide for a URL (under a network scope, when named), and why. Sends nothing and records nothing.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `egress.preview@1.0.0`: the same call as `POST /tools/egress.preview@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        post: operations["egress.preview@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/egress/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the egress settings
+         * @description The egress policy in force: posture, allow and deny rules, network scopes, with the version to send back when updating.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `egress.settings.get@1.0.0`: the same call as `POST /tools/egress.settings.get@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `egress.settings.get_1.0.0_Input`.
+         */
+        get: operations["egress.settings.get@1.0.0"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change the egress settings
+         * @description Replaces the fields given (posture, allow, deny, scopes: each replaced whole); the new policy applies to the next outbound request, without a restart, and is kept across restarts. Send `version` (from a read) to refuse the change when someone changed the settings since.
+         *
+         *     Needs the permission `egress:admin` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `egress.settings.update@1.0.0`: the same call as `POST /tools/egress.settings.update@1.0.0:invoke` (one pipeline, one journal record), answering the output itself.
+         */
+        patch: operations["egress.settings.update@1.0.0"];
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -522,6 +602,30 @@ export interface paths {
          * @description `file` is `<name>@<version>.json`, as listed under spec/schemas/.
          */
         get: operations["specToolSchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/state/egress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Destinations the daemon talks to
+         * @description A read-model of outbound traffic since this daemon started: per destination and connection, the requests allowed and refused and the last one; with the posture in force.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         *
+         *     Serves `egress.state@1.0.0`: the same call as `POST /tools/egress.state@1.0.0:invoke` (one pipeline, one journal record), answering the output itself. Together, the parameters are the input and must match `egress.state_1.0.0_Input`.
+         */
+        get: operations["egress.state@1.0.0"];
         put?: never;
         post?: never;
         delete?: never;
@@ -786,6 +890,116 @@ export interface paths {
          * @description Returns the text it was given, unchanged. Use it to check that a client reaches the daemon.
          */
         post: operations["demo.echo@1.0.0"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/egress.ledger.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read the egress ledger
+         * @description Newest first: every refused outbound request (those of one destination within a second as one entry with a count) and the first request to each destination through each connection since the start or the last settings change. Filters apply within a page, so a filtered page may hold fewer than `limit` entries; follow `next_cursor`.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["egress.ledger.list@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/egress.preview@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Would this request leave?
+         * @description What the egress policy in force would decide for a URL (under a network scope, when named), and why. Sends nothing and records nothing.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["egress.preview@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/egress.settings.get@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Read the egress settings
+         * @description The egress policy in force: posture, allow and deny rules, network scopes, with the version to send back when updating.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["egress.settings.get@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/egress.settings.update@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the egress settings
+         * @description Replaces the fields given (posture, allow, deny, scopes: each replaced whole); the new policy applies to the next outbound request, without a restart, and is kept across restarts. Send `version` (from a read) to refuse the change when someone changed the settings since.
+         *
+         *     Needs the permission `egress:admin` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["egress.settings.update@1.0.0:invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/tools/egress.state@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Destinations the daemon talks to
+         * @description A read-model of outbound traffic since this daemon started: per destination and connection, the requests allowed and refused and the last one; with the posture in force.
+         *
+         *     Needs the permission `egress:read` (admins hold every permission); without it: 403 forbidden.
+         */
+        post: operations["egress.state@1.0.0:invoke"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1704,6 +1918,135 @@ export interface components {
         };
         "demo.echo_1.0.0_Output": {
             text: string;
+        };
+        "egress.ledger.list_1.0.0_Input": {
+            decision?: "allowed" | "denied";
+            connection?: string;
+            /** @default 100 */
+            limit: number;
+            cursor?: string;
+        };
+        "egress.ledger.list_1.0.0_Output": {
+            entries: {
+                id: string;
+                /** Format: date-time */
+                at: string;
+                decision: "allowed" | "denied";
+                reason: string;
+                /** @description The rule that decided, when one did. */
+                rule: string | null;
+                /** @description scheme://host:port */
+                destination: string;
+                scheme: string;
+                host: string;
+                port: number;
+                method: string;
+                /** @description The area that sent (or would have sent) the request. */
+                area: string;
+                /** @description The connection it went through. */
+                connection: string | null;
+                /** @description The network scope that applied. */
+                scope: string | null;
+                /** @description Requests this entry stands for (denials of one destination within a second are one entry). */
+                count: number;
+            }[];
+            /** @description Absent on the last page. */
+            next_cursor?: string;
+        };
+        "egress.preview_1.0.0_Input": {
+            /**
+             * Format: uri
+             * @description An http, https, ws or wss URL.
+             */
+            url: string;
+            /** @description A network scope name. */
+            scope?: string;
+        };
+        "egress.preview_1.0.0_Output": {
+            decision: "allowed" | "denied";
+            destination: string;
+            reason: string;
+            /** @description The rule that decided, when one did. */
+            rule: string | null;
+        };
+        "egress.settings.get_1.0.0_Input": Record<string, never>;
+        "egress.settings.get_1.0.0_Output": {
+            settings: {
+                /** @description open: any destination not denied; allowlist: only destinations an allow rule names; closed: nothing leaves. */
+                posture: "open" | "allowlist" | "closed";
+                /** @description Destinations the allowlist posture admits. */
+                allow: string[];
+                /** @description Destinations refused in every posture; a deny rule wins over any allow rule. */
+                deny: string[];
+                /** @description Network scopes by name; a connection whose policyId names one is limited by it (set-policy binds it). */
+                scopes: {
+                    [key: string]: {
+                        /** @description A request under this scope must match one of these as well as pass the posture. */
+                        allow: string[];
+                        /** @description Refused under this scope. */
+                        deny: string[];
+                    };
+                };
+            };
+            /** @description Store version: send it back to update safely (0: nothing stored yet). */
+            version: number;
+            /** @description stored: changed through PATCH /egress/settings; environment: ARW_EGRESS_* (or defaults). */
+            source: "stored" | "environment";
+        };
+        "egress.settings.update_1.0.0_Input": {
+            version?: number;
+            /** @description open: any destination not denied; allowlist: only destinations an allow rule names; closed: nothing leaves. */
+            posture?: "open" | "allowlist" | "closed";
+            allow?: string[];
+            deny?: string[];
+            scopes?: {
+                [key: string]: {
+                    /** @description A request under this scope must match one of these as well as pass the posture. */
+                    allow: string[];
+                    /** @description Refused under this scope. */
+                    deny: string[];
+                };
+            };
+        };
+        "egress.settings.update_1.0.0_Output": {
+            settings: {
+                /** @description open: any destination not denied; allowlist: only destinations an allow rule names; closed: nothing leaves. */
+                posture: "open" | "allowlist" | "closed";
+                /** @description Destinations the allowlist posture admits. */
+                allow: string[];
+                /** @description Destinations refused in every posture; a deny rule wins over any allow rule. */
+                deny: string[];
+                /** @description Network scopes by name; a connection whose policyId names one is limited by it (set-policy binds it). */
+                scopes: {
+                    [key: string]: {
+                        /** @description A request under this scope must match one of these as well as pass the posture. */
+                        allow: string[];
+                        /** @description Refused under this scope. */
+                        deny: string[];
+                    };
+                };
+            };
+            /** @description Store version: send it back to update safely (0: nothing stored yet). */
+            version: number;
+            /** @description stored: changed through PATCH /egress/settings; environment: ARW_EGRESS_* (or defaults). */
+            source: "stored" | "environment";
+        };
+        "egress.state_1.0.0_Input": Record<string, never>;
+        "egress.state_1.0.0_Output": {
+            /** @description open: any destination not denied; allowlist: only destinations an allow rule names; closed: nothing leaves. */
+            posture: "open" | "allowlist" | "closed";
+            version: number;
+            destinations: {
+                destination: string;
+                area: string;
+                /** @description The connection the requests went through. */
+                connection: string | null;
+                allowed: number;
+                denied: number;
+                /** Format: date-time */
+                lastAt: string;
+                lastDecision: "allowed" | "denied";
+            }[];
         };
         "hash.digest_1.0.0_Input": {
             /** @description Text to hash, as UTF-8. */
@@ -3277,6 +3620,183 @@ export interface operations {
             503: components["responses"]["Problem503.unavailable"];
         };
     };
+    "egress.ledger.list@1.0.0": {
+        parameters: {
+            query?: {
+                decision?: "allowed" | "denied";
+                connection?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description egress.ledger.list@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["egress.ledger.list_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.preview@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["egress.preview_1.0.0_Input"];
+            };
+        };
+        responses: {
+            /** @description egress.preview@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["egress.preview_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.settings.get@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description egress.settings.get@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["egress.settings.get_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.settings.update@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["egress.settings.update_1.0.0_Input"];
+            };
+        };
+        responses: {
+            /** @description egress.settings.update@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["egress.settings.update_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -3967,6 +4487,47 @@ export interface operations {
             429: components["responses"]["Problem429.rate_limited"];
             431: components["responses"]["Problem431.payload_too_large"];
             500: components["responses"]["Problem500.internal_error"];
+        };
+    };
+    "egress.state@1.0.0": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description egress.state@1.0.0 ran; the body is its output, which matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["egress.state_1.0.0_Output"];
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
         };
     };
     "conn.bind_secret@1.0.0:invoke": {
@@ -4669,6 +5230,306 @@ export interface operations {
                          * @constant
                          */
                         tool: "demo.echo@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.ledger.list@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["egress.ledger.list_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description egress.ledger.list@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["egress.ledger.list_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "egress.ledger.list@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.preview@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["egress.preview_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description egress.preview@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["egress.preview_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "egress.preview@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.settings.get@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["egress.settings.get_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description egress.settings.get@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["egress.settings.get_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "egress.settings.get@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.settings.update@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["egress.settings.update_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description egress.settings.update@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["egress.settings.update_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "egress.settings.update@1.0.0";
+                        trace_id: string;
+                        duration_ms: number;
+                    };
+                };
+            };
+            202: components["responses"]["ToolProblem202.approval_required"];
+            400: components["responses"]["ToolProblem400.validation_failed"];
+            401: components["responses"]["ToolProblem401.unauthorized"];
+            403: components["responses"]["ToolProblem403.forbidden.policy_denied"];
+            404: components["responses"]["ToolProblem404.not_found"];
+            409: components["responses"]["ToolProblem409.conflict"];
+            413: components["responses"]["ToolProblem413.payload_too_large"];
+            414: components["responses"]["ToolProblem414.payload_too_large"];
+            415: components["responses"]["ToolProblem415.validation_failed"];
+            429: components["responses"]["ToolProblem429.rate_limited"];
+            431: components["responses"]["ToolProblem431.payload_too_large"];
+            500: components["responses"]["ToolProblem500.internal_error"];
+            503: components["responses"]["ToolProblem503.unavailable"];
+            504: components["responses"]["ToolProblem504.timeout"];
+        };
+    };
+    "egress.state@1.0.0:invoke": {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retried call safe: a second call with the same key and the same request returns the first answer (with `idempotent-replayed: true`) instead of running again; the same key with a different request is a conflict. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    input: components["schemas"]["egress.state_1.0.0_Input"];
+                    /** @description Groups calls of one task (see /admin/probe). */
+                    task_id?: string;
+                    /** @description Label of this call within its task. */
+                    step?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description egress.state@1.0.0 ran; its output matched the declared output schema. */
+            200: {
+                headers: {
+                    /** @description W3C trace context of this request: continued from its `traceparent`, or started here. */
+                    traceparent?: string;
+                    /** @description "true" when this is the stored answer of an earlier call with the same Idempotency-Key: the body (its trace_id too) is that call's, traceparent this request's. */
+                    "idempotent-replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        output: components["schemas"]["egress.state_1.0.0_Output"];
+                        /**
+                         * @description The id@version that ran.
+                         * @constant
+                         */
+                        tool: "egress.state@1.0.0";
                         trace_id: string;
                         duration_ms: number;
                     };

@@ -75,6 +75,14 @@ export const ERRORS = {
   ),
   // policy_denied / approval_required: decisions of the policy stage.
   policy_denied: entry('policy_denied', 'policy_denied', 403, 'Denied by policy', '{reason}'),
+  // The egress policy refused an outbound request before anything was sent.
+  egress_denied: entry(
+    'egress_denied',
+    'policy_denied',
+    403,
+    'Egress denied',
+    'The daemon may not reach {destination}: {reason}',
+  ),
   approval_required: entry(
     'approval_required',
     'approval_required',

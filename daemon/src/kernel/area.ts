@@ -11,6 +11,7 @@ import type { PolicyStage } from '../pipeline/policy.ts'
 import type { InvokeOutcome, InvokeRequest } from '../pipeline/request.ts'
 import type { SettleStage } from '../pipeline/settle.ts'
 import type { ConfigVar } from './config-var.ts'
+import type { EgressGate } from './egress.ts'
 import type { Metrics } from './metrics.ts'
 import type { RouteDef } from './route.ts'
 
@@ -41,6 +42,8 @@ export interface AreaStartContext<C> {
   readonly logger: Logger
   /** Calls a tool through the governed pipeline (set `surface` and `principal` to say who). */
   invoke(request: InvokeRequest): Promise<InvokeOutcome>
+  /** Every request the area sends out passes here first (kernel/egress.ts). */
+  readonly egress: EgressGate
 }
 
 /** The running part of an area: its services, what it plugs into the pipeline, how it stops. */
@@ -55,6 +58,8 @@ export interface AreaRuntime<S> {
   authenticators?: readonly Authenticator[]
   /** Names admission keys of calls (e.g. the connection a federated tool goes through). */
   admissionKeys?: readonly AdmissionKeyer[]
+  /** The egress gate (at most one area provides it; areas started later see it at once). */
+  egress?: EgressGate
   close?(): void | Promise<void>
 }
 

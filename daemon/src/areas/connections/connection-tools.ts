@@ -3,6 +3,7 @@ import { ERRORS, ProblemError } from '@arw/protocol'
 import type { Entry } from '@arw/store'
 import Type from 'typebox'
 import { type AreaToolContext, areaKit } from '../../kernel/area.ts'
+import { draft } from '../../kernel/event-draft.ts'
 import type { ConnectionsConfig } from './config.ts'
 import {
   connectionAdded,
@@ -24,7 +25,7 @@ import {
   type StoredConnection,
   Tuning,
 } from './model.ts'
-import { draft, listAll, notFound } from './records.ts'
+import { listAll, notFound } from './records.ts'
 import { type ConnectionsServices, checkedTarget, connectorOf } from './services.ts'
 
 const { tool } = areaKit<ConnectionsServices, ConnectionsConfig>()

@@ -1,10 +1,10 @@
 import { ERRORS, ProblemError } from '@arw/protocol'
 import Type from 'typebox'
 import { areaKit } from '../../kernel/area.ts'
+import { draft } from '../../kernel/event-draft.ts'
 import type { ConnectionsConfig } from './config.ts'
 import { connectorRegistered } from './events.ts'
 import { Connector, ConnectorKindSchema, ID_PATTERN } from './model.ts'
-import { draft } from './records.ts'
 import { allConnectors, BUILT_IN_KINDS, type ConnectionsServices } from './services.ts'
 
 const { tool } = areaKit<ConnectionsServices, ConnectionsConfig>()

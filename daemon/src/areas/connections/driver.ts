@@ -70,7 +70,16 @@ export interface OpenOptions {
   secret: string | undefined
   signal: AbortSignal
   logger: Logger
+  /**
+   * Asked before every request the session sends out (each HTTP request, each redirect hop, a
+   * WebSocket opening): throws `egress_denied` when the egress policy refuses it, and then the
+   * driver sends nothing. Stdio and local sessions send nothing over the network.
+   */
+  egress: EgressCheck
 }
+
+/** The egress gate as a driver sees it: the connection (and its network scope) already bound. */
+export type EgressCheck = (url: URL, method: string) => void
 
 export interface ConnectorDriver {
   kind: ConnectorKind

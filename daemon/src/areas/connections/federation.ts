@@ -2,11 +2,14 @@ import { ERRORS, isProblemError, type Principal, ProblemError } from '@arw/proto
 import type { Registry, ToolContext } from '@arw/registry'
 import type { Journal } from '@arw/store'
 import type { Logger } from 'pino'
+import type { EgressGate } from '../../kernel/egress.ts'
+import { draft } from '../../kernel/event-draft.ts'
 import type { Admission, AdmissionKey } from '../../pipeline/admission.ts'
 import type { ConnectionsConfig } from './config.ts'
 import {
   type ConnectorDriver,
   type ConnectorKind,
+  type EgressCheck,
   UpstreamError,
   type UpstreamSession,
   type UpstreamTool,
@@ -35,7 +38,7 @@ import type {
 } from './model.ts'
 import { now } from './model.ts'
 import { admissionPriority } from './qos.ts'
-import { type Collections, draft, listAll } from './records.ts'
+import { type Collections, listAll } from './records.ts'
 import { BrokenCircuitError, Resilience } from './resilience.ts'
 import { type SecretBox, scrub } from './secrets.ts'
 
@@ -82,6 +85,8 @@ export interface FederationDeps {
   collections: Collections
   secrets: SecretBox
   drivers: Partial<Record<ConnectorKind, ConnectorDriver>>
+  /** Every request a driver sends out passes it first (the egress area's policy and ledger). */
+  egress: EgressGate
 }
 
 const MAX_ERRORS = 5
@@ -143,6 +148,13 @@ export class Federation {
     for (const live of this.#links.values()) {
       if (this.#connections.get(live.stored.connectionId)?.enabled) this.#scheduleUp(live, 0)
     }
+    // New egress settings may let through a link they refused: those in error try again now.
+    this.#stopEgress = this.#d.egress.onChanged(() => {
+      for (const live of this.#links.values()) {
+        if (live.status === 'error' && this.#connections.get(live.stored.connectionId)?.enabled)
+          this.#scheduleUp(live, 0)
+      }
+    })
     if (this.#d.config.healthMs > 0) {
       this.#health = setInterval(() => void this.checkAll(), this.#d.config.healthMs)
       this.#health.unref()
@@ -151,6 +163,7 @@ export class Federation {
 
   async close(): Promise<void> {
     this.#closed = true
+    this.#stopEgress()
     clearInterval(this.#health)
     for (const note of this.#rateNotes.values()) clearTimeout(note.timer)
     await Promise.all(
@@ -351,6 +364,7 @@ export class Federation {
           secret,
           signal: controller.signal,
           logger: this.#d.logger.child({ connection: connection.id, link: live.stored.id }),
+          egress: this.#egressOf(connection),
         })
         const tools = await session.tools()
         if (epoch !== live.epoch || this.#closed) {
@@ -405,6 +419,9 @@ export class Federation {
       if (live.attempt === 0)
         this.#append(draft(this.#d.registry, linkDown, { ...ref(live.stored), status: 'error', reason }))
       this.#statusMaybeChanged(connection.id)
+      // A destination the egress policy refuses stays refused until the policy changes (which
+      // brings the link up again: start()); trying again before would only fill the ledger.
+      if (isProblemError(error) && error.entry === ERRORS.egress_denied) return
       // An upstream that refused with Retry-After (429, 503) is not tried again before it.
       this.#scheduleUp(live, undefined, error instanceof UpstreamError ? error.retryAfterMs : undefined)
     }
@@ -646,10 +663,12 @@ export class Federation {
         secret: undefined,
         signal: controller.signal,
         logger: this.#d.logger,
+        egress: this.#egressOf(connection),
       })
       const plan = planImport(serviceId, await session.tools(), [], (name) => this.taken(name))
       return { tools: plan.tools, rejected: plan.rejected }
     } catch (error) {
+      if (isProblemError(error)) throw error
       throw new ProblemError(ERRORS.upstream_error, { reason: describe(error, undefined) })
     } finally {
       clearTimeout(timer)
@@ -687,6 +706,7 @@ export class Federation {
         secret,
         signal: controller.signal,
         logger: this.#d.logger,
+        egress: this.#egressOf(connection),
       })
       try {
         await session.ping(controller.signal)
@@ -764,6 +784,7 @@ export class Federation {
   }
 
   readonly #opened = new Map<string, { ref: string; secret: string }>()
+  #stopEgress: () => void = () => {}
 
   readonly #statuses = new Map<string, ConnectionStatus>()
 
@@ -783,6 +804,24 @@ export class Federation {
         }),
       )
     })
+  }
+
+  /**
+   * The egress gate as this connection's drivers see it: each request names the connection and
+   * its network scope (the connection's policyId as it is now: set-policy applies to open sessions).
+   */
+  #egressOf(connection: StoredConnection): EgressCheck {
+    const id = connection.id
+    return (url, method) => {
+      const scope = (this.#connections.get(id) ?? connection).policyId
+      this.#d.egress.check({
+        area: 'connections',
+        connection: id,
+        url,
+        method,
+        ...(scope !== null ? { scope } : {}),
+      })
+    }
   }
 
   #append(event: ReturnType<typeof draft>): void {

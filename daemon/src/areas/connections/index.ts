@@ -47,6 +47,7 @@ export const connections = defineArea<ConnectionsServices, ConnectionsConfig>({
       collections,
       secrets,
       drivers: DRIVERS,
+      egress: ctx.egress,
     })
     await federation.start()
     // Refusals by a connection's limits happen in admission, before any handler runs.

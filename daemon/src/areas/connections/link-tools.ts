@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto'
 import { ERRORS, ProblemError } from '@arw/protocol'
 import Type from 'typebox'
 import { areaKit } from '../../kernel/area.ts'
+import { draft } from '../../kernel/event-draft.ts'
 import type { ConnectionsConfig } from './config.ts'
 import { connectionUpdated, linkAdded, linkRemoved } from './events.ts'
 import { ID_PATTERN, Id, Link, now, SERVICE_PATTERN, type StoredLink } from './model.ts'
-import { draft, listAll, notFound } from './records.ts'
+import { listAll, notFound } from './records.ts'
 import type { ConnectionsServices } from './services.ts'
 
 const { tool } = areaKit<ConnectionsServices, ConnectionsConfig>()

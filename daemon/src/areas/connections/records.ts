@@ -1,5 +1,4 @@
-import { ERRORS, type EventDraft, ProblemError, SYSTEM_PRINCIPAL, type TraceContext } from '@arw/protocol'
-import type { EventSpec, Registry } from '@arw/registry'
+import { ERRORS, ProblemError } from '@arw/protocol'
 import type { Collection, Entry } from '@arw/store'
 import type { CollectionOptions } from '../../kernel/area.ts'
 import type { Catalog, Connector, StoredConnection, StoredLink } from './model.ts'
@@ -58,30 +57,4 @@ export async function listAll<T>(
 
 export function notFound(what: string): ProblemError {
   return new ProblemError(ERRORS.not_found, { what })
-}
-
-/** An event draft of a declared kind, by the system or in a call's trace. */
-export function draft<P>(
-  registry: Registry,
-  spec: EventSpec,
-  payload: P,
-  call?: { trace: TraceContext; principal: { kind: string; id: string } },
-): EventDraft<P> {
-  const declared = registry.event(spec.kind)
-  if (!declared) throw new Error(`event kind ${spec.kind} is not declared`)
-  if (!declared.validator.check(payload))
-    throw new Error(
-      `event ${spec.kind} payload does not match its schema: ${JSON.stringify(declared.validator.errors(payload))}`,
-    )
-  const actor = call
-    ? { kind: call.principal.kind, id: call.principal.id }
-    : { kind: SYSTEM_PRINCIPAL.kind, id: SYSTEM_PRINCIPAL.id }
-  return {
-    kind: spec.kind,
-    version: declared.version,
-    severity: declared.severity,
-    ...(call ? { trace_id: call.trace.traceId, span_id: call.trace.spanId } : {}),
-    actor: actor as EventDraft['actor'] & object,
-    payload,
-  }
 }

@@ -307,7 +307,13 @@ async function open(
   secret: string | null = SECRET,
 ): Promise<UpstreamSession> {
   expect(httpDriver.checkTarget(target)).toEqual([])
-  return httpDriver.open({ target, secret: secret ?? undefined, signal: AbortSignal.timeout(10_000), logger })
+  return httpDriver.open({
+    target,
+    secret: secret ?? undefined,
+    signal: AbortSignal.timeout(10_000),
+    logger,
+    egress: () => {},
+  })
 }
 
 describe('the http driver reads an OpenAPI document', () => {

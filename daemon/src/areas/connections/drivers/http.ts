@@ -1,7 +1,8 @@
-import { formatTraceparent } from '@arw/protocol'
+import { formatTraceparent, isProblemError } from '@arw/protocol'
 import { parse as parseYaml } from 'yaml'
 import {
   type ConnectorDriver,
+  type EgressCheck,
   type OpenOptions,
   parseRetryAfter,
   redactor,
@@ -35,11 +36,14 @@ import { isRecord } from './openapi-schema.ts'
  * retryable only for methods safe to repeat (GET, HEAD, PUT, DELETE, OPTIONS; the tool's
  * `retrySafe`). A connection refused or a host not found means nothing was sent: retryable.
  * Redirects are not followed (a secret must not travel to a host nobody configured): a 3xx is an
- * upstream error naming its `Location`.
+ * upstream error naming its `Location`. The document itself is fetched without a secret, and its
+ * redirects (at most 5) are followed, each hop passing the egress gate like every request here.
  */
 
 /** Largest document or answer body read (bytes); a larger one is refused rather than buffered. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024
+/** Redirects followed when fetching the OpenAPI document. */
+const MAX_REDIRECTS = 5
 const TARGET_KEYS = new Set(['openapi', 'baseUrl'])
 /** Errors (undici's cause codes) raised before a request left: nothing reached the upstream. */
 const NOT_SENT = new Set([
@@ -111,17 +115,27 @@ async function readBody(response: Response): Promise<string> {
  * Fetches a document (JSON or YAML) by URL. Not reaching it, or a 5xx, may pass (retryable); a
  * document that is not one does not.
  */
-async function fetchDocument(url: string, signal: AbortSignal): Promise<unknown> {
+async function fetchDocument(url: string, signal: AbortSignal, egress: EgressCheck): Promise<unknown> {
   let response: Response
   let text: string
   try {
-    response = await fetch(url, {
-      signal,
-      headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.1' },
-    })
+    // Redirects are followed here, each hop shown to the egress gate first.
+    let at = new URL(url)
+    for (let hop = 0; ; hop++) {
+      egress(at, 'GET')
+      response = await fetch(at, {
+        signal,
+        redirect: 'manual',
+        headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.1' },
+      })
+      const location = response.headers.get('location')
+      if (response.status < 300 || response.status >= 400 || location === null || hop === MAX_REDIRECTS) break
+      await response.body?.cancel()
+      at = new URL(location, at)
+    }
     text = await readBody(response)
   } catch (error) {
-    if (error instanceof UpstreamError) throw error
+    if (error instanceof UpstreamError || isProblemError(error)) throw error
     const why = signal.aborted ? 'timed out' : (causeCode(error) ?? (error as Error).message)
     throw new UpstreamError(`the OpenAPI document could not be fetched from ${url}: ${why}`, {
       retryable: true,
@@ -174,13 +188,16 @@ export class HttpSession implements UpstreamSession {
   readonly #base: string
   readonly #loaded: Loaded
   readonly #closing = new AbortController()
+  readonly #egress: EgressCheck
 
   private constructor(
     target: Record<string, unknown>,
     secret: string | undefined,
     loaded: Loaded,
     documentUrl: string | undefined,
+    egress: EgressCheck,
   ) {
+    this.#egress = egress
     this.#target = target
     this.#secret = secret
     this.#redact = redactor(secret)
@@ -191,12 +208,12 @@ export class HttpSession implements UpstreamSession {
   static async open(options: OpenOptions): Promise<HttpSession> {
     const source = options.target['openapi']
     const documentUrl = typeof source === 'string' ? source : undefined
-    const loaded = await HttpSession.#load(source, options.signal)
-    return new HttpSession(options.target, options.secret, loaded, documentUrl)
+    const loaded = await HttpSession.#load(source, options.signal, options.egress)
+    return new HttpSession(options.target, options.secret, loaded, documentUrl, options.egress)
   }
 
-  static async #load(source: unknown, signal: AbortSignal): Promise<Loaded> {
-    const doc = typeof source === 'string' ? await fetchDocument(source, signal) : source
+  static async #load(source: unknown, signal: AbortSignal, egress: EgressCheck): Promise<Loaded> {
+    const doc = typeof source === 'string' ? await fetchDocument(source, signal, egress) : source
     const imported = await importDocument(doc)
     return { imported, operations: new Map(imported.operations.map((o) => [o.tool.name, o])) }
   }
@@ -237,6 +254,7 @@ export class HttpSession implements UpstreamSession {
         throw new UpstreamError(`${label}: ${this.#redact(error.message)}`)
       throw error
     }
+    this.#egress(new URL(request.url), request.method)
     const timeout = AbortSignal.timeout(Math.max(1, call.timeoutMs))
     const signal = AbortSignal.any([call.signal, timeout, this.#closing.signal])
     const retrySafe = operation.tool.retrySafe === true
@@ -318,6 +336,7 @@ export class HttpSession implements UpstreamSession {
 
   /** Any HTTP answer from the base URL below 500 proves the service is there. */
   async ping(signal: AbortSignal): Promise<void> {
+    this.#egress(new URL(this.#base), 'HEAD')
     let response: Response
     try {
       response = await fetch(this.#base, {

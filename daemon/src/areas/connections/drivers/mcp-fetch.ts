@@ -1,7 +1,7 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { Readable } from 'node:stream'
-import { refusalRetryAfter } from '../driver.ts'
+import { type EgressCheck, refusalRetryAfter } from '../driver.ts'
 
 /**
  * The `fetch` the mcp driver gives the SDK's Streamable HTTP transport: node:http with a keep-alive
@@ -24,7 +24,8 @@ export interface SessionFetch {
   close(): void
 }
 
-export function sessionFetch(): SessionFetch {
+/** `egress` is asked before every request; a refused one is never sent. */
+export function sessionFetch(egress: EgressCheck): SessionFetch {
   let refused: { retryAfterMs: number; at: number } | undefined
   const http = new HttpAgent({ keepAlive: true })
   const https = new HttpsAgent({ keepAlive: true })
@@ -56,6 +57,11 @@ export function sessionFetch(): SessionFetch {
       const url = input instanceof URL ? input : new URL(typeof input === 'string' ? input : input.url)
       const signal = init.signal ?? undefined
       if (signal?.aborted) return reject(signal.reason)
+      try {
+        egress(url, init.method ?? 'GET')
+      } catch (error) {
+        return reject(error)
+      }
       const headers: Record<string, string> = {}
       new Headers(init.headers).forEach((value, name) => {
         headers[name] = value

@@ -7,7 +7,7 @@ import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/
 import { ErrorCode, type JSONRPCMessage, McpError } from '@modelcontextprotocol/sdk/types.js'
 import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import { Pool } from 'undici'
-import { parseRetryAfter } from '../driver.ts'
+import { type EgressCheck, parseRetryAfter } from '../driver.ts'
 
 /**
  * The Streamable HTTP client transport of the mcp driver: the SDK's `Client` does the protocol on
@@ -234,6 +234,9 @@ export class McpHttpTransport implements Transport {
   readonly #HttpError: ErrorClass
   /** Kept-alive connections to the upstream's origin, as many as calls are in flight. */
   readonly #pool: Pool
+  readonly #url: URL
+  /** Asked before each POST this transport sends itself (the SDK's go through the session fetch). */
+  readonly #egress: EgressCheck
   /** The headers of a session's POST, built once per session id and protocol version. */
   #postHeaders: Record<string, string> | undefined
   #postHeadersFor = ''
@@ -255,7 +258,10 @@ export class McpHttpTransport implements Transport {
     headers: Record<string, string>,
     sdk: StreamableHTTPClientTransport,
     HttpError: ErrorClass,
+    egress: EgressCheck,
   ) {
+    this.#url = url
+    this.#egress = egress
     this.#headers = headers
     this.#sdk = sdk
     this.#HttpError = HttpError
@@ -414,6 +420,11 @@ export class McpHttpTransport implements Transport {
 
   #post(message: JSONRPCMessage, session: string | undefined): Promise<Answer> {
     if (this.#closed) return Promise.reject(new Error('Not connected'))
+    try {
+      this.#egress(this.#url, 'POST')
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return new Promise<Answer>((resolve, reject) => {
       let answer: Answer | undefined
       this.#pool.dispatch(

@@ -30,7 +30,13 @@ const everything = (extra: Record<string, unknown> = {}) => ({
 const sessions: UpstreamSession[] = []
 async function open(target: Record<string, unknown>, secret?: string): Promise<UpstreamSession> {
   expect(checkMcpTarget(target)).toEqual([])
-  const session = await mcpDriver.open({ target, secret, signal: new AbortController().signal, logger })
+  const session = await mcpDriver.open({
+    target,
+    secret,
+    signal: new AbortController().signal,
+    logger,
+    egress: () => {},
+  })
   sessions.push(session)
   return session
 }
@@ -269,7 +275,13 @@ describe('mcp over Streamable HTTP: an SDK McpServer on loopback', () => {
     try {
       const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/mcp`
       const error = await upstreamFailure(
-        mcpDriver.open({ target: { url }, secret: undefined, signal: AbortSignal.timeout(200), logger }),
+        mcpDriver.open({
+          target: { url },
+          secret: undefined,
+          signal: AbortSignal.timeout(200),
+          logger,
+          egress: () => {},
+        }),
       )
       expect(error.timedOut).toBe(true)
     } finally {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import { formatTraceparent } from '@arw/protocol'
+import { formatTraceparent, isProblemError } from '@arw/protocol'
 import type { ProgressUpdate, ToolHints } from '@arw/registry'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
@@ -209,7 +209,8 @@ function toUpstreamError(
   signal: AbortSignal | undefined,
   redact: (t: string) => string,
 ): unknown {
-  if (error instanceof UpstreamError) return error
+  // A request the egress policy refused (egress_denied) was never sent: no upstream failure.
+  if (error instanceof UpstreamError || isProblemError(error)) return error
   // The caller's own cancellation (or the pipeline's deadline) is no upstream failure: neither
   // retried nor counted by the breaker. It ends the call with the reason it was aborted with.
   if (signal?.aborted) return signal.reason ?? error
@@ -524,7 +525,7 @@ class McpSession implements UpstreamSession {
   }
 }
 
-async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise<UpstreamSession> {
+async function openMcp({ target, secret, signal, logger, egress }: OpenOptions): Promise<UpstreamSession> {
   const redact = redactor(secret)
   const [{ Client }, { StdioClientTransport }, { StreamableHTTPClientTransport, StreamableHTTPError }] =
     await Promise.all([
@@ -558,11 +559,11 @@ async function openMcp({ target, secret, signal, logger }: OpenOptions): Promise
     }
     if (secret !== undefined) headers['authorization'] = `Bearer ${secret}`
     const url = new URL(target['url'] as string)
-    http = sessionFetch()
+    http = sessionFetch(egress)
     release = http.close
     const sdk = new StreamableHTTPClientTransport(url, { requestInit: { headers }, fetch: http.fetch })
     const { McpHttpTransport } = await import('./mcp-http-transport.ts')
-    lean = new McpHttpTransport(url, headers, sdk, StreamableHTTPError)
+    lean = new McpHttpTransport(url, headers, sdk, StreamableHTTPError, egress)
     transport = lean
     where = `mcp server at ${url.origin}${url.pathname}`
   }

@@ -100,7 +100,7 @@ function call(options: Partial<UpstreamCall> = {}): UpstreamCall {
 
 async function open(target: Record<string, unknown>, secret: string | undefined): Promise<UpstreamSession> {
   expect(wsDriver.checkTarget(target)).toEqual([])
-  return wsDriver.open({ target, secret, signal: AbortSignal.timeout(10_000), logger })
+  return wsDriver.open({ target, secret, signal: AbortSignal.timeout(10_000), logger, egress: () => {} })
 }
 
 /** Waits until the service has received a message matching `predicate` (the socket is async). */

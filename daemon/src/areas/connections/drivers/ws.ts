@@ -206,6 +206,8 @@ export class WsSession implements UpstreamSession {
     const declared = Array.isArray(target['tools'])
       ? (target['tools'] as Record<string, unknown>[]).map(asTool)
       : undefined
+    // The opening handshake is the one request a WebSocket session sends over HTTP.
+    options.egress(new URL(target['url'] as string), 'GET')
     const socket = await connect(target['url'] as string, options.secret, options.signal)
     return new WsSession(socket, declared, options.logger, options.secret)
   }
