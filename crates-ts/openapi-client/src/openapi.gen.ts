@@ -1997,8 +1997,11 @@ export interface components {
             version?: number;
             /** @description open: any destination not denied; allowlist: only destinations an allow rule names; closed: nothing leaves. */
             posture?: "open" | "allowlist" | "closed";
+            /** @description Destinations the allowlist posture admits. */
             allow?: string[];
+            /** @description Destinations refused in every posture; a deny rule wins over any allow rule. */
             deny?: string[];
+            /** @description Network scopes by name; a connection whose policyId names one is limited by it (set-policy binds it). */
             scopes?: {
                 [key: string]: {
                     /** @description A request under this scope must match one of these as well as pass the posture. */

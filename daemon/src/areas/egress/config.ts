@@ -13,15 +13,14 @@ export interface EgressConfig {
 const POSTURES: readonly Posture[] = ['open', 'allowlist', 'closed']
 
 function rules(env: NodeJS.ProcessEnv, name: string, problems: string[]): string[] {
-  const texts = (env[name] ?? '')
-    .split(',')
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t !== '')
-  for (const text of texts) {
-    if (!parseRule(text))
-      problems.push(`${name}: ${JSON.stringify(text)} is not a rule (host[:port], *.domain or *)`)
+  const texts: string[] = []
+  for (const raw of (env[name] ?? '').split(',')) {
+    const text = raw.trim().toLowerCase()
+    if (text === '') continue
+    if (parseRule(text)) texts.push(text)
+    else problems.push(`${name}: ${JSON.stringify(text)} is not a rule (host[:port], *.domain or *)`)
   }
-  return texts.filter((t) => parseRule(t) !== undefined)
+  return texts
 }
 
 export const egressConfig: AreaConfig<EgressConfig> = {

@@ -2,13 +2,7 @@ import { ERRORS, ProblemError } from '@arw/protocol'
 import type { Registry } from '@arw/registry'
 import type { Collection, Transaction } from '@arw/store'
 import type { Logger } from 'pino'
-import {
-  type Destination,
-  destinationOf,
-  type EgressGate,
-  type EgressRequest,
-  formatDestination,
-} from '../../kernel/egress.ts'
+import { type Destination, destinationOf, type EgressGate, type EgressRequest } from '../../kernel/egress.ts'
 import { draft } from '../../kernel/event-draft.ts'
 import type { EgressConfig } from './config.ts'
 import { ledgerAppended, settingsChanged } from './events.ts'
@@ -30,6 +24,8 @@ export interface EgressDeps {
   logger: Logger
 }
 
+type Tally = Omit<DestinationTally, 'lastAt'> & { lastAt: number }
+
 interface Window {
   entry: LedgerEntry
   count: number
@@ -50,7 +46,8 @@ export class Egress implements EgressGate {
   #policy: EgressPolicy
   readonly #reached = new Set<string>()
   readonly #windows = new Map<string, Window>()
-  readonly #tallies = new Map<string, DestinationTally>()
+  /** Tallies as counted (lastAt in epoch ms: a Date is made only when they are read). */
+  readonly #tallies = new Map<string, Tally>()
   readonly #listeners = new Set<() => void>()
   readonly #writes = new Set<Promise<void>>()
   #seq = 0
@@ -78,16 +75,18 @@ export class Egress implements EgressGate {
   check(request: EgressRequest): void {
     const destination = destinationOf(request.url)
     const verdict = this.#policy.decide(destination, request.scope)
-    this.#tally(request, verdict)
+    // One key names the destination through the connection, for the tally and the ledger both.
+    const where = `${request.area}\n${request.connection ?? ''}\n${verdict.destination}`
+    this.#tally(where, request, verdict)
     if (verdict.decision === 'allowed') {
-      const key = `${request.area}\n${request.connection ?? ''}\n${request.scope ?? ''}\n${verdict.destination}`
+      const key = `${where}\n${request.scope ?? ''}`
       if (!this.#reached.has(key)) {
         this.#reached.add(key)
         this.#write(this.#entry(request, destination, verdict, 1))
       }
       return
     }
-    this.#noteDenial(request, destination, verdict)
+    this.#noteDenial(`${where}\n${verdict.reason}`, request, destination, verdict)
     throw new ProblemError(ERRORS.egress_denied, { destination: verdict.destination, reason: verdict.reason })
   }
 
@@ -131,11 +130,12 @@ export class Egress implements EgressGate {
   }
 
   tallies(): DestinationTally[] {
-    return [...this.#tallies.values()].sort((a, b) => b.lastAt.localeCompare(a.lastAt))
+    return [...this.#tallies.values()]
+      .sort((a, b) => b.lastAt - a.lastAt)
+      .map((t) => ({ ...t, lastAt: new Date(t.lastAt).toISOString() }))
   }
 
-  #tally(request: EgressRequest, verdict: Verdict): void {
-    const key = `${request.area}\n${request.connection ?? ''}\n${verdict.destination}`
+  #tally(key: string, request: EgressRequest, verdict: Verdict): void {
     let tally = this.#tallies.get(key)
     if (!tally) {
       if (this.#tallies.size >= MAX_TALLIES) this.#tallies.delete(this.#tallies.keys().next().value!)
@@ -145,26 +145,26 @@ export class Egress implements EgressGate {
         connection: request.connection ?? null,
         allowed: 0,
         denied: 0,
-        lastAt: '',
+        lastAt: 0,
         lastDecision: verdict.decision,
       }
       this.#tallies.set(key, tally)
     }
     tally[verdict.decision]++
-    tally.lastAt = new Date().toISOString()
+    tally.lastAt = Date.now()
     tally.lastDecision = verdict.decision
   }
 
-  #noteDenial(request: EgressRequest, destination: Destination, verdict: Verdict): void {
-    const key = `${request.area}\n${request.connection ?? ''}\n${verdict.destination}\n${verdict.reason}`
+  #noteDenial(key: string, request: EgressRequest, destination: Destination, verdict: Verdict): void {
     const open = this.#windows.get(key)
     if (open) {
       open.count++
       return
     }
-    this.#write(this.#entry(request, destination, verdict, 1))
+    const entry = this.#entry(request, destination, verdict, 1)
+    this.#write(entry)
     const window: Window = {
-      entry: this.#entry(request, destination, verdict, 1),
+      entry,
       count: 0,
       timer: setTimeout(() => {
         this.#windows.delete(key)
@@ -183,7 +183,7 @@ export class Egress implements EgressGate {
       decision: verdict.decision,
       reason: verdict.reason,
       rule: verdict.rule,
-      destination: formatDestination(destination),
+      destination: verdict.destination,
       scheme: destination.scheme,
       host: destination.host,
       port: destination.port,

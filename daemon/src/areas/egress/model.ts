@@ -15,18 +15,15 @@ export const RuleText = Type.String({
   description:
     'host[:port]: `api.example.com`, `*.example.com` (subdomains), `*`, `127.0.0.1:8080`, `[::1]:*`.',
 })
-const Rules = Type.Array(RuleText, { maxItems: 500 })
+const Rules = (description: string) => Type.Array(RuleText, { maxItems: 500, description })
 
 export const SCOPE_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$'
 
 /** A named network scope (seed 003's policy_network_scopes): it narrows, never widens, the posture. */
 export const NetworkScope = Type.Object(
   {
-    allow: Type.Array(RuleText, {
-      maxItems: 500,
-      description: 'A request under this scope must match one of these as well as pass the posture.',
-    }),
-    deny: Type.Array(RuleText, { maxItems: 500, description: 'Refused under this scope.' }),
+    allow: Rules('A request under this scope must match one of these as well as pass the posture.'),
+    deny: Rules('Refused under this scope.'),
   },
   { additionalProperties: false },
 )
@@ -35,11 +32,8 @@ export type NetworkScope = Static<typeof NetworkScope>
 export const Settings = Type.Object(
   {
     posture: Posture,
-    allow: Type.Array(RuleText, { maxItems: 500, description: 'Destinations the allowlist posture admits.' }),
-    deny: Type.Array(RuleText, {
-      maxItems: 500,
-      description: 'Destinations refused in every posture; a deny rule wins over any allow rule.',
-    }),
+    allow: Rules('Destinations the allowlist posture admits.'),
+    deny: Rules('Destinations refused in every posture; a deny rule wins over any allow rule.'),
     scopes: Type.Record(Type.String({ pattern: SCOPE_PATTERN }), NetworkScope, {
       description:
         'Network scopes by name; a connection whose policyId names one is limited by it (set-policy binds it).',

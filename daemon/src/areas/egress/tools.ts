@@ -6,11 +6,9 @@ import {
   Decision,
   DestinationTally,
   LedgerEntry,
-  NetworkScope,
   Posture,
-  RuleText,
   SCOPE_PATTERN,
-  type Settings,
+  Settings,
   SettingsView,
   Verdict,
 } from './model.ts'
@@ -41,13 +39,7 @@ export const settingsUpdate = tool({
   description:
     'Replaces the fields given (posture, allow, deny, scopes: each replaced whole); the new policy applies to the next outbound request, without a restart, and is kept across restarts. Send `version` (from a read) to refuse the change when someone changed the settings since.',
   input: Type.Object(
-    {
-      version: Type.Optional(Type.Integer({ minimum: 0 })),
-      posture: Type.Optional(Posture),
-      allow: Type.Optional(Type.Array(RuleText, { maxItems: 500 })),
-      deny: Type.Optional(Type.Array(RuleText, { maxItems: 500 })),
-      scopes: Type.Optional(Type.Record(Type.String({ pattern: SCOPE_PATTERN }), NetworkScope)),
-    },
+    { version: Type.Optional(Type.Integer({ minimum: 0 })), ...Type.Partial(Settings).properties },
     { additionalProperties: false },
   ),
   output: SettingsView,
@@ -75,10 +67,8 @@ export const settingsUpdate = tool({
       ;(next as Record<string, unknown>)[key] = value
       changed.push(key)
     }
-    if (changed.length === 0)
-      throw new ProblemError(ERRORS.bad_request, {
-        reason: 'name at least one of posture, allow, deny, scopes',
-      })
+    // Nothing to change: the settings as they are (no write, no event).
+    if (changed.length === 0) return egress.settings
     return egress.update(next, changed, version, ctx)
   },
 })
@@ -157,7 +147,12 @@ export const egressPreview = tool({
     'What the egress policy in force would decide for a URL (under a network scope, when named), and why. Sends nothing and records nothing.',
   input: Type.Object(
     {
-      url: Type.String({ format: 'uri', maxLength: 2048, description: 'An http, https, ws or wss URL.' }),
+      url: Type.String({
+        format: 'uri',
+        pattern: '^(https?|wss?)://',
+        maxLength: 2048,
+        description: 'An http, https, ws or wss URL.',
+      }),
       scope: Type.Optional(Type.String({ pattern: SCOPE_PATTERN, description: 'A network scope name.' })),
     },
     { additionalProperties: false },
